@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from fmnist_core.errors import FmnistError
 
@@ -49,6 +50,123 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    from fmnist_core.artifacts import artifact_status
+    from fmnist_core.models import get_spec, list_models
+
+    rows = []
+    for name in list_models():
+        spec = get_spec(name)
+        status, art, message = artifact_status(name)
+        if status == "missing" and spec.needs_pretrained_weights:
+            status = "needs ImageNet weights"
+        manifest = art.manifest if art else {}
+        rows.append({
+            "name": name,
+            "tutorial": spec.tutorial,
+            "description": spec.description,
+            "status": status,
+            "params": manifest.get("params"),
+            "test_accuracy": manifest.get("test_accuracy"),
+            "reported_accuracy": spec.reported_accuracy,
+            "path": str(art.path) if art else None,
+            "problem": message or None,
+        })  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':14s} {'tutorial':5s} {'status':24s} {'params':>9s} {'test acc':>8s} {'reported':>8s}")
+    for r in rows:
+        acc = f"{r['test_accuracy'] * 100:.2f}%" if r["test_accuracy"] is not None else "-"
+        rep = f"{r['reported_accuracy'] * 100:.2f}%" if r["reported_accuracy"] else "-"
+        params = f"{r['params']:,}" if r["params"] else "-"
+        print(f"{r['name']:14s} {r['tutorial'][:3]:5s} {r['status']:24s} {params:>9s} {acc:>8s} {rep:>8s}")
+        if r["problem"]:
+            print(f"    problem: {r['problem']}")
+    return 0
+
+
+def _progress_bar():
+    """A terminal progress bar over epochs and batches, fed by the engine's progress events."""
+    from tqdm import tqdm
+
+    state: dict = {"bar": None, "key": None}
+
+    def on_event(event: dict) -> None:
+        kind = event.get("event")
+        if kind == "batch":
+            key = (event.get("fold"), event["epoch"])
+            if state["key"] != key:
+                if state["bar"] is not None:
+                    state["bar"].close()
+                fold = f"fold {event['fold']}/{event['folds']} " if event.get("fold") else ""
+                desc = f"{fold}epoch {event['epoch']}/{event['epochs']} ({event['phase']})"
+                state["bar"] = tqdm(total=event["batches"], desc=desc, unit="batch", leave=False)
+                state["key"] = key
+            state["bar"].update(1)
+            logs = event["logs"]
+            state["bar"].set_postfix(loss=f"{logs.get('loss', 0):.4f}", acc=f"{logs.get('accuracy', 0):.4f}")
+        elif kind == "epoch":
+            logs = event["logs"]
+            val = f" val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f}" if "val_loss" in logs else ""
+            tqdm.write(
+                f"epoch {event['epoch']}/{event['epochs']} {event['phase']}: loss {logs['loss']:.4f} "
+                f"acc {logs['accuracy']:.4f}{val} ({logs['seconds']:.1f} s)"
+            )
+        elif kind in ("evaluate", "save"):
+            if state["bar"] is not None:
+                state["bar"].close()
+                state["bar"] = None
+            tqdm.write("evaluating on the test set..." if kind == "evaluate" else "saving...")
+
+    return on_event
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from fmnist_core.training_run import TrainOptions, run_training
+
+    opts = TrainOptions(
+        epochs=args.epochs, augment_epochs=args.augment_epochs, batch_size=args.batch_size,
+        kfold=args.kfold, seed=args.seed, limit=args.limit, distribute=args.distribute,
+        weights=args.weights, image_size=args.image_size, note=args.note or "",
+    )  # fmt: skip
+    art = run_training(args.model, opts, progress=_progress_bar(), root=args.out)
+    m = art.manifest
+    print(f"{args.model}: test accuracy {m['test_accuracy'] * 100:.2f}%, loss {m['test_loss']:.4f}, "
+          f"{m['training_seconds']:.0f} s on {m['device']} ({m['backend']})")
+    if m.get("kfold"):
+        k = m["kfold"]
+        print(f"  {k['k']}-fold: mean {k['mean'] * 100:.2f}% std {k['std'] * 100:.2f}")
+    print(f"  saved to {art.path}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from fmnist_core.artifacts import ArtifactError, find_artifact
+    from fmnist_core.data import load_dataset
+    from fmnist_core.evaluate import evaluate_probabilities, predict_probabilities
+    from fmnist_core.models import get_spec
+
+    get_spec(args.model)  # unknown names fail with the list of known ones
+    art = find_artifact(args.model)
+    if art is None:
+        raise ArtifactError(f"{args.model} is not trained yet: run `python -m fmnist_core train {args.model}`")
+    ds = load_dataset()
+    probs = predict_probabilities(art.load_model(), ds.x_test)
+    scores = evaluate_probabilities(probs, ds.y_test)
+    report = {"name": args.model, "path": str(art.path), "origin": art.origin,
+              "manifest_test_accuracy": art.manifest.get("test_accuracy"), **scores}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{args.model} ({art.origin}, {art.path})")
+    print(f"  test accuracy {scores['test_accuracy'] * 100:.2f}%  loss {scores['test_loss']:.4f}")
+    print(f"  {'class':12s} {'prec':>6s} {'recall':>6s} {'f1':>6s}")
+    for cls, s in scores["per_class"].items():
+        print(f"  {cls:12s} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fmnist_core", description="Fashion-MNIST CNN explorer: the command line."
@@ -59,6 +177,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="a folder (or file) with the IDX files or the CSV pair")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("list", help="every registry model and whether it is trained")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("train", help="train a registry model by its tutorial's recipe and save it")
+    p.add_argument("model")
+    p.add_argument("--epochs", type=int, help="plain epochs (default: the recipe's)")
+    p.add_argument("--augment-epochs", type=int, help="augmented epochs after the plain ones")
+    p.add_argument("--kfold", type=int, help="k-fold cross-validation with K folds (0 = off)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, help="train on a stratified subset of N images")
+    p.add_argument("--distribute", choices=["mirrored", "multiworker", "data-parallel"])
+    p.add_argument("--weights", help="VGG19: weights file instead of Keras' ImageNet download")
+    p.add_argument("--image-size", type=int, help="VGG19: input size (at least 32)")
+    p.add_argument("--out", type=Path, help="artifact folder (default: the user cache)")
+    p.add_argument("--note", help="why this run departs from the recipe (kept in the manifest)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a trained model on the test set")
+    p.add_argument("model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

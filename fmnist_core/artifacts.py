@@ -1,0 +1,212 @@
+"""Trained-model artifacts: atomic save, verified load, manifests.
+
+An artifact is a folder `<root>/<name>/` holding `model.keras`, `test_probs.npy` (float16
+test-set probabilities) and `manifest.json`, written last, with each file's size and SHA-256.
+User-trained artifacts live in `<cache>/models/`, shipped ones in `assets/models/`; the user's
+own win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmnist_core.errors import FmnistError
+from fmnist_core.paths import ASSETS_DIR, cache_dir
+
+MODEL_FILE = "model.keras"
+PROBS_FILE = "test_probs.npy"
+MANIFEST_FILE = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+class ArtifactError(FmnistError):
+    """A model artifact is missing, incomplete or does not match its manifest."""
+
+
+def user_models_dir() -> Path:
+    return cache_dir() / "models"
+
+
+def shipped_models_dir() -> Path:
+    return ASSETS_DIR / "models"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Artifact:
+    name: str
+    path: Path
+    manifest: dict[str, Any]
+    origin: str  # "user" or "shipped"
+
+    def _verified(self, filename: str) -> Path:
+        path = self.path / filename
+        expected = self.manifest["files"][filename]
+        if not path.is_file() or path.stat().st_size != expected["size"]:
+            raise ArtifactError(f"{path} is missing or has the wrong size; retrain {self.name}")
+        if file_sha256(path) != expected["sha256"]:
+            raise ArtifactError(f"{path} does not match its manifest's checksum; retrain {self.name}")
+        return path
+
+    def load_model(self):
+        """The Keras model, after its checksum matched, loaded with safe_mode=True."""
+        path = self._verified(MODEL_FILE)
+        import keras
+
+        try:
+            return keras.models.load_model(path, safe_mode=True, compile=False)
+        except Exception as e:
+            raise ArtifactError(f"Cannot load {path}: {e}. Retrain {self.name}.") from e
+
+    def test_probabilities(self) -> np.ndarray:
+        path = self._verified(PROBS_FILE)
+        try:
+            probs = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ArtifactError(f"Cannot read {path}: {e}") from e
+        return probs.astype(np.float32)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.manifest.get("test_accuracy")
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{folder} has no {MANIFEST_FILE}: an incomplete artifact") from None
+    except (OSError, ValueError) as e:
+        raise ArtifactError(f"{path} is unreadable ({e})") from e
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not {MODEL_FILE, PROBS_FILE} <= set(files):
+        raise ArtifactError(f"{path} does not list the artifact's files")
+    for filename, meta in files.items():
+        f = folder / filename
+        if not f.is_file() or f.stat().st_size != meta.get("size"):
+            raise ArtifactError(f"{f} is missing or truncated")
+    return manifest
+
+
+def _recover_interrupted_swap(root: Path, name: str) -> None:
+    """If a save died between its two renames, the previous artifact sits in `.old-<name>-*`."""
+    target = root / name
+    if target.exists():
+        return
+    olds = sorted(root.glob(f".old-{name}-*"), key=lambda p: p.stat().st_mtime)
+    if olds:
+        os.replace(olds[-1], target)
+
+
+def load_artifact(name: str, root: Path, origin: str) -> Artifact | None:
+    """The artifact `name` under `root`, None if absent; ArtifactError if damaged."""
+    if root.is_dir():
+        _recover_interrupted_swap(root, name)
+    folder = root / name
+    if not folder.is_dir():
+        return None
+    return Artifact(name, folder, _read_manifest(folder), origin)
+
+
+def find_artifact(name: str) -> Artifact | None:
+    """The user's own artifact if it exists, else the shipped one, else None."""
+    for root, origin in ((user_models_dir(), "user"), (shipped_models_dir(), "shipped")):
+        found = load_artifact(name, root, origin)
+        if found is not None:
+            return found
+    return None
+
+
+def artifact_status(name: str) -> tuple[str, Artifact | None, str]:
+    """('trained' | 'shipped' | 'missing' | 'corrupt', artifact, message)."""
+    try:
+        art = find_artifact(name)
+    except ArtifactError as e:
+        return "corrupt", None, str(e)
+    if art is None:
+        return "missing", None, ""
+    return ("trained" if art.origin == "user" else "shipped"), art, ""
+
+
+def save_artifact(
+    name: str,
+    model: Any,
+    manifest: dict[str, Any],
+    test_probs: np.ndarray,
+    root: Path | None = None,
+) -> Artifact:
+    """Write the artifact into a temporary folder, then swap it in with renames.
+
+    A crash at any point leaves either the previous artifact or the new one, never a folder
+    that looks complete but is not (the manifest is written last and lists sizes and hashes).
+    """
+    root = Path(root) if root is not None else user_models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:8]
+    tmp = root / f".tmp-{name}-{token}"
+    tmp.mkdir()
+    try:
+        _inference_copy(model).save(tmp / MODEL_FILE)
+        with open(tmp / PROBS_FILE, "wb") as f:
+            np.save(f, np.asarray(test_probs, dtype=np.float16))
+        files = {
+            fn: {"size": (tmp / fn).stat().st_size, "sha256": file_sha256(tmp / fn)}
+            for fn in (MODEL_FILE, PROBS_FILE)
+        }
+        manifest = {**manifest, "manifest_version": MANIFEST_VERSION, "files": files}
+        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, default=_jsonable))
+        _fsync_dir(tmp)
+        target = root / name
+        old = root / f".old-{name}-{token}"
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for stale in root.glob(f".tmp-{name}-*"):  # left by runs that were killed
+        shutil.rmtree(stale, ignore_errors=True)
+    return Artifact(name, root / name, manifest, "user" if root == user_models_dir() else "shipped")
+
+
+def _inference_copy(model: Any) -> Any:
+    """The same network and weights without optimizer state: the file is half the size."""
+    import keras
+
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _fsync_dir(folder: Path) -> None:
+    for f in folder.iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,388 @@
+"""The model registry: one decorated builder per tutorial recipe, with the recipe beside it.
+
+Every model takes (N, 28, 28, 1) pixels in 0-255 and returns ten class probabilities; the
+scaling (and for VGG19 the resizing and channel repetition) is a layer inside the model, so a
+saved .keras file needs nothing from this package to load and predict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fmnist_core.classes import NUM_CLASSES
+from fmnist_core.errors import FmnistError
+
+
+class UnknownModelError(FmnistError):
+    """A model name that is not in the registry."""
+
+
+class WeightsUnavailableError(FmnistError):
+    """Pretrained weights (ImageNet for VGG19) are neither cached nor downloadable."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the tutorial trained the model. Plain values; the CLI overrides any of them."""
+
+    optimizer: str = "adam"  # "adam" or "sgd"
+    learning_rate: float = 0.001
+    momentum: float = 0.0
+    loss: str = "sparse_categorical_crossentropy"  # the tutorial's loss, as written there
+    batch_size: int = 32
+    epochs: int = 10
+    augment_epochs: int = 0  # a second phase on augmented batches (seed 000)
+    # "split": stratified 80/20 of the training set; "test": train on all 60,000 and watch
+    # the test set (what seeds 001 and 003 did; nothing is selected on it)
+    validation: str = "split"
+    split_seed: int = 0
+    early_stopping: int = 0  # patience in epochs; 0 = off. Restores the best epoch.
+    kfold: int = 0  # the tutorial's k-fold evaluation (0 = none)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable[..., Any]
+    recipe: Recipe
+    tutorial: str  # "000 - The 4 CNN models ..."
+    reported_accuracy: float | None  # test accuracy the tutorial reported, in [0, 1]
+    reported_note: str = ""
+    description: str = ""
+    needs_pretrained_weights: bool = False
+    build_options: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, **overrides: Any):
+        return self.builder(**{**self.build_options, **overrides})
+
+
+TUTORIALS = {
+    "000": "000 - The 4 CNN models that can classify your fashion images",
+    "001": "001 - What are you wearing?",
+    "002": "002 - Classifying images of clothes (Peltarion)",
+    "003": "003 - How to develop a deep CNN for Fashion-MNIST",
+    "004": "004 - Intuitively create CNN for fashion image classification",
+}
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(
+    *,
+    tutorial: str,
+    recipe: Recipe,
+    reported: float | None,
+    note: str = "",
+    needs_pretrained_weights: bool = False,
+    **build_options: Any,
+) -> Callable:
+    """Add a builder to the registry under its function name (or `name=` in build_options)."""
+
+    def wrap(fn: Callable) -> Callable:
+        name = build_options.pop("name", fn.__name__)
+        _REGISTRY[name] = ModelSpec(
+            name=name,
+            builder=fn,
+            recipe=recipe,
+            tutorial=TUTORIALS[tutorial],
+            reported_accuracy=reported,
+            reported_note=note,
+            description=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
+            needs_pretrained_weights=needs_pretrained_weights,
+            build_options=dict(build_options),
+        )
+        return fn
+
+    return wrap
+
+
+def list_models() -> list[str]:
+    return list(_REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownModelError(
+            f"Unknown model {name!r}. Known models: {', '.join(_REGISTRY)}"
+        ) from None
+
+
+def create_model(name: str, **overrides: Any):
+    return get_spec(name).build(**overrides)
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def _keras():
+    import keras  # imported on first build, so listing models stays instant
+
+    return keras
+
+
+def _inputs_scaled(name: str):
+    keras = _keras()
+    inputs = keras.Input(shape=(28, 28, 1), name="pixels")
+    return inputs, keras.layers.Rescaling(1.0 / 255, name="scale_0_1")(inputs)
+
+
+def _head(x, inputs, name: str):
+    layers = _keras().layers
+    x = layers.Dense(NUM_CLASSES, name="logits")(x)
+    # float32 softmax keeps probabilities exact under mixed precision on a GPU
+    outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+    return _keras().Model(inputs, outputs, name=name)
+
+
+def _stack(name: str, spec: list[tuple]):
+    """Build scaled input -> layers from a compact list -> softmax head."""
+    layers = _keras().layers
+    inputs, x = _inputs_scaled(name)
+    for kind, *args in spec:
+        if kind == "conv":
+            filters, kw = args[0], (args[1] if len(args) > 1 else {})
+            x = layers.Conv2D(filters, 3, activation="relu", **kw)(x)
+        elif kind == "pool":
+            x = layers.MaxPooling2D(2)(x)
+        elif kind == "drop":
+            x = layers.Dropout(args[0])(x)
+        elif kind == "bn":
+            x = layers.BatchNormalization()(x)
+        elif kind == "flat":
+            x = layers.Flatten()(x)
+        elif kind == "gap":
+            x = layers.GlobalAveragePooling2D()(x)
+        elif kind == "dense":
+            units, kw = args[0], (args[1] if len(args) > 1 else {})
+            x = layers.Dense(units, activation="relu", **kw)(x)
+        else:  # pragma: no cover - a typo in a spec list
+            raise ValueError(kind)
+    return _head(x, inputs, name)
+
+
+# --------------------------------------------------------------------------- seed 000
+
+_SEED000 = Recipe(
+    optimizer="adam",
+    loss="categorical_crossentropy",
+    batch_size=256,
+    epochs=10,
+    augment_epochs=50,
+)
+_SEED000_NOTE = "test accuracy after 10 epochs + 50 augmented epochs"
+
+
+@register_model(tutorial="000", recipe=_SEED000, reported=0.9229, note=_SEED000_NOTE)
+def cnn1():
+    """One conv layer: Conv 32, max-pool, dropout, Dense 128."""
+    return _stack(
+        "cnn1",
+        [("conv", 32), ("pool",), ("drop", 0.2), ("flat",), ("dense", 128)],
+    )
+
+
+@register_model(tutorial="000", recipe=_SEED000, reported=0.9117, note=_SEED000_NOTE)
+def cnn3():
+    """Three conv layers (32-64-128) with dropout after each."""
+    return _stack(
+        "cnn3",
+        [
+            ("conv", 32), ("pool",), ("drop", 0.25),
+            ("conv", 64), ("pool",), ("drop", 0.25),
+            ("conv", 128), ("drop", 0.4),
+            ("flat",), ("dense", 128), ("drop", 0.3),
+        ],
+    )  # fmt: skip
+
+
+@register_model(tutorial="000", recipe=_SEED000, reported=0.9352, note=_SEED000_NOTE)
+def cnn4():
+    """Four conv layers with batch normalisation, two dense layers."""
+    return _stack(
+        "cnn4",
+        [
+            ("conv", 32), ("bn",), ("conv", 32), ("bn",), ("pool",), ("drop", 0.25),
+            ("conv", 64), ("bn",), ("drop", 0.25),
+            ("conv", 128), ("bn",), ("pool",), ("drop", 0.25),
+            ("flat",), ("dense", 512), ("bn",), ("drop", 0.5),
+            ("dense", 128), ("bn",), ("drop", 0.5),
+        ],
+    )  # fmt: skip
+
+
+VGG_MEAN_BGR = (103.939, 116.779, 123.68)  # ImageNet means of the "caffe" preprocessing
+VGG_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+def vgg19_base(image_size: int, weights: str | None):
+    """VGG19 without its top, frozen, with ImageNet weights (Keras cache/download) or a file."""
+    keras = _keras()
+    shape = (image_size, image_size, 3)
+    if weights in (None, "imagenet"):
+        try:
+            base = keras.applications.VGG19(include_top=False, weights="imagenet", input_shape=shape)
+        except Exception as e:  # no network, blocked host, half-downloaded file...
+            raise WeightsUnavailableError(
+                "VGG19 needs ImageNet weights, and Keras could not download them "
+                f"({type(e).__name__}: {e}). Put {VGG_WEIGHTS_FILE} in ~/.keras/models/, or pass "
+                "a weights file with --weights PATH."
+            ) from e
+    else:
+        base = keras.applications.VGG19(include_top=False, weights=None, input_shape=shape)
+        try:
+            base.load_weights(weights)
+        except Exception as e:
+            raise WeightsUnavailableError(f"Cannot load VGG19 weights from {weights}: {e}") from e
+    base.trainable = False
+    return base
+
+
+@register_model(
+    tutorial="000",
+    recipe=Recipe(
+        optimizer="adam", loss="categorical_crossentropy", batch_size=256, epochs=50
+    ),
+    reported=0.7664,
+    note="frozen ImageNet VGG19 at 150x150, head trained 50 epochs",
+    needs_pretrained_weights=True,
+    image_size=48,
+)
+def vgg19(image_size: int = 48, weights: str | None = "imagenet"):
+    """Frozen ImageNet VGG19 features, Dense 512 head (transfer learning)."""
+    if image_size < 32:
+        raise ValueError("VGG19 needs images of at least 32x32")
+    layers = _keras().layers
+    inputs = _keras().Input(shape=(28, 28, 1), name="pixels")
+    x = layers.Resizing(image_size, image_size, name="resize")(inputs)
+    x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
+    # VGG's own preprocessing: 0-255 pixels minus the ImageNet channel means (BGR order)
+    x = layers.Normalization(mean=VGG_MEAN_BGR, variance=(1.0, 1.0, 1.0), name="vgg_mean")(x)
+    x = vgg19_base(image_size, weights)(x, training=False)
+    x = layers.Flatten()(x)
+    x = layers.Dense(512, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    return _head(x, inputs, "vgg19")
+
+
+# --------------------------------------------------------------------------- seed 001
+
+
+@register_model(
+    tutorial="001",
+    recipe=Recipe(optimizer="adam", batch_size=32, epochs=10, validation="test"),
+    reported=0.90,
+    note="about 90% validation (= test) accuracy after 10 epochs",
+)
+def strided3():
+    """Three stride-2 conv layers (32-64-128), no pooling, Dense 512."""
+    layers = _keras().layers
+    inputs, x = _inputs_scaled("strided3")
+    for filters in (32, 64, 128):
+        x = layers.Conv2D(filters, 3, strides=2, activation="relu")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.2)(x)
+    x = layers.Dense(512, activation="relu")(x)
+    x = layers.Dropout(0.2)(x)
+    return _head(x, inputs, "strided3")
+
+
+# --------------------------------------------------------------------------- seed 002
+
+
+@register_model(
+    tutorial="002",
+    recipe=Recipe(
+        optimizer="adam",
+        loss="categorical_crossentropy",
+        batch_size=256,
+        epochs=10,
+        early_stopping=3,
+    ),
+    reported=0.91,
+    note="0.91 validation accuracy at the best epoch (5)",
+)
+def peltarion():
+    """The platform's CNN snippet: conv, max-pool, batch norm blocks, global average pooling."""
+    return _stack(
+        "peltarion",
+        [
+            ("conv", 32, {"padding": "same"}), ("pool",), ("bn",),
+            ("conv", 64, {"padding": "same"}), ("pool",), ("bn",),
+            ("conv", 128, {"padding": "same"}), ("bn",),
+            ("gap",),
+        ],
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- seed 003
+
+_SEED003 = Recipe(
+    optimizer="sgd",
+    learning_rate=0.01,
+    momentum=0.9,
+    loss="categorical_crossentropy",
+    batch_size=32,
+    epochs=10,
+    validation="test",
+    kfold=5,
+)
+_HE = {"kernel_initializer": "he_uniform"}
+
+
+@register_model(
+    tutorial="003", recipe=_SEED003, reported=0.9099, note="final model, test accuracy"
+)
+def baseline():
+    """One conv layer (32, he_uniform), max-pool, Dense 100; SGD with momentum."""
+    return _stack("baseline", [("conv", 32, _HE), ("pool",), ("flat",), ("dense", 100, _HE)])
+
+
+@register_model(
+    tutorial="003", recipe=_SEED003, reported=0.91257, note="5-fold mean accuracy"
+)
+def baseline_same():
+    """The baseline with 'same' padding."""
+    return _stack(
+        "baseline_same",
+        [("conv", 32, {**_HE, "padding": "same"}), ("pool",), ("flat",), ("dense", 100, _HE)],
+    )
+
+
+@register_model(
+    tutorial="003", recipe=_SEED003, reported=0.91257, note="5-fold mean accuracy"
+)
+def baseline_wide():
+    """The baseline with 64 filters and 'same' padding."""
+    return _stack(
+        "baseline_wide",
+        [("conv", 64, {**_HE, "padding": "same"}), ("pool",), ("flat",), ("dense", 100, _HE)],
+    )
+
+
+# --------------------------------------------------------------------------- seed 004
+
+
+@register_model(
+    tutorial="004",
+    recipe=Recipe(optimizer="adam", batch_size=512, epochs=50, split_seed=12345),
+    reported=0.90,
+    note="90% test accuracy (92% training); softmax output instead of the tutorial's sigmoid",
+)
+def twoconv():
+    """Two conv layers (64-32) with max-pooling, Dense 32."""
+    return _stack(
+        "twoconv",
+        [("conv", 64), ("pool",), ("drop", 0.25), ("conv", 32), ("pool",), ("flat",), ("dense", 32)],
+    )
+
+
+def shear_factor_from_degrees(degrees: float) -> float:
+    """ImageDataGenerator's shear_range is an angle in degrees; Keras 3 layers take tan(angle)."""
+    return math.tan(math.radians(degrees))

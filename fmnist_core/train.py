@@ -1,0 +1,377 @@
+"""The training engine: input pipeline, fit with history and progress, augmentation, k-fold.
+
+One code path for the CLI and the app. The pipeline follows KERAS_BACKEND: tf.data under
+TensorFlow (tf.distribute for --distribute), a keras.utils.PyDataset over numpy under JAX or
+PyTorch (keras.distribution for --distribute).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from fmnist_core.errors import FmnistError
+from fmnist_core.models import Recipe, get_spec, shear_factor_from_degrees
+
+# Seed 000's ImageDataGenerator settings (shear is in degrees there).
+AUGMENTATION = {"rotation_degrees": 8, "shift": 0.08, "shear_degrees": 0.3, "zoom": 0.08}
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+class TrainingCancelled(FmnistError):
+    """Training stopped because the caller asked it to."""
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    history: list[dict[str, float]]  # one dict per epoch: loss, accuracy, val_*, seconds, phase
+    recipe: Recipe
+    seconds: float
+    device: str
+    backend: str
+    best_epoch: int | None = None
+    kfold: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def backend_name() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
+def device_description() -> str:
+    """'GPU: <name>' when training will use a GPU, else 'CPU'."""
+    backend = backend_name()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return f"GPU: {details.get('device_name', gpus[0].name)} x{len(gpus)}"
+        elif backend == "jax":
+            import jax
+
+            devs = [d for d in jax.devices() if d.platform == "gpu"]
+            if devs:
+                return f"GPU: {devs[0].device_kind} x{len(devs)}"
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return f"GPU: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    except Exception:  # a broken driver means CPU, not a crash
+        pass
+    return "CPU"
+
+
+def _configure_precision(device: str) -> None:
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_float16" if device.startswith("GPU") else "float32")
+
+
+# --------------------------------------------------------------------------- augmentation
+
+
+def make_augmenter(seed: int = 0):
+    """Seed 000's augmentation as Keras layers (run in the input pipeline, not in the model)."""
+    import keras
+
+    a = AUGMENTATION
+    shear = shear_factor_from_degrees(a["shear_degrees"])
+    return keras.Sequential(
+        [
+            keras.layers.RandomRotation(a["rotation_degrees"] / 360.0, fill_mode="constant", seed=seed),
+            keras.layers.RandomTranslation(a["shift"], a["shift"], fill_mode="constant", seed=seed + 1),
+            keras.layers.RandomShear(x_factor=shear, y_factor=shear, fill_mode="constant", seed=seed + 2),
+            keras.layers.RandomZoom(a["zoom"], a["zoom"], fill_mode="constant", seed=seed + 3),
+        ],
+        name="augment",
+    )
+
+
+# --------------------------------------------------------------------------- input pipeline
+
+
+def _as_images(x: np.ndarray) -> np.ndarray:
+    return x.reshape(-1, 28, 28, 1) if x.ndim == 3 else x
+
+
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int,
+    augment: bool = False,
+):
+    """Batches of (float32 pixels 0-255, int labels) in the form the backend trains fastest on."""
+    x = _as_images(x)
+    if backend_name() == "tensorflow":
+        return _tf_dataset(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment)
+    return ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment)
+
+
+def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment):
+    import tensorflow as tf
+
+    xs, ys = tf.constant(x), tf.constant(y.astype(np.int32))
+    n = len(x)
+    # Shuffle indices and gather whole batches: one vectorised gather per batch instead of
+    # per-image work, which is what lets the pipeline keep up with plain model.fit.
+    ds = tf.data.Dataset.range(n)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    ds = ds.map(
+        lambda idx: (tf.cast(tf.gather(xs, idx), tf.float32), tf.gather(ys, idx)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    if augment:
+        augmenter = make_augmenter(seed)
+        ds = ds.map(
+            lambda b, lab: (augmenter(b, training=True), lab), num_parallel_calls=tf.data.AUTOTUNE
+        )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _py_dataset_base():
+    import keras
+
+    return keras.utils.PyDataset
+
+
+class ArrayBatches:
+    """Factory for a PyDataset over numpy arrays (JAX / PyTorch backends)."""
+
+    def __new__(cls, x, y, batch_size, *, shuffle, seed, augment):
+        base = _py_dataset_base()
+
+        class _Batches(base):
+            def __init__(self):
+                super().__init__()
+                self.rng = np.random.default_rng(seed)
+                self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
+                self.augmenter = make_augmenter(seed) if augment else None
+
+            def __len__(self):
+                return math.ceil(len(x) / batch_size)
+
+            def __getitem__(self, i):
+                idx = self.order[i * batch_size : (i + 1) * batch_size]
+                batch = x[idx].astype(np.float32)
+                if self.augmenter is not None:
+                    batch = np.asarray(self.augmenter(batch, training=True))
+                return batch, y[idx].astype(np.int32)
+
+            def on_epoch_end(self):
+                if shuffle:
+                    self.order = self.rng.permutation(len(x))
+
+        return _Batches()
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def _callbacks(progress: ProgressFn | None, should_stop: Callable[[], bool] | None, phase: str,
+               epoch_offset: int, total_epochs: int, steps: int):
+    import keras
+
+    class EngineCallback(keras.callbacks.Callback):
+        """Times epochs, reports progress, and honours cancellation between batches."""
+
+        def __init__(self):
+            super().__init__()
+            self.epochs: list[dict[str, float]] = []
+            self.cancelled = False
+            self.current = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.current = epoch
+            self.t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if should_stop is not None and should_stop():
+                self.cancelled = True
+                self.model.stop_training = True
+            if progress is not None:
+                progress({
+                    "event": "batch", "phase": phase, "epoch": epoch_offset + self.current + 1,
+                    "epochs": total_epochs, "batch": batch + 1, "batches": steps,
+                    "logs": {k: float(v) for k, v in (logs or {}).items()},
+                })  # fmt: skip
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {k: float(v) for k, v in (logs or {}).items()}
+            row["seconds"] = time.perf_counter() - self.t0
+            row["epoch"] = epoch_offset + epoch + 1
+            row["phase"] = phase
+            self.epochs.append(row)
+            if progress is not None:
+                progress({"event": "epoch", "phase": phase, "epoch": row["epoch"],
+                          "epochs": total_epochs, "logs": row})
+
+    return EngineCallback()
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _strategy_scope(distribute: str | None):
+    """A context manager under which the model is built and compiled."""
+    import contextlib
+
+    if not distribute:
+        return contextlib.nullcontext()
+    backend = backend_name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if distribute == "mirrored":
+            return tf.distribute.MirroredStrategy().scope()
+        if distribute == "multiworker":  # reads TF_CONFIG
+            return tf.distribute.MultiWorkerMirroredStrategy().scope()
+    elif backend == "jax" and distribute in ("mirrored", "data-parallel"):
+        import keras
+
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext()
+    raise FmnistError(f"--distribute {distribute} is not available on the {backend} backend")
+
+
+def compile_model(model, recipe: Recipe) -> None:
+    import keras
+
+    if recipe.optimizer == "sgd":
+        opt = keras.optimizers.SGD(learning_rate=recipe.learning_rate, momentum=recipe.momentum)
+    elif recipe.optimizer == "adam":
+        opt = keras.optimizers.Adam(learning_rate=recipe.learning_rate)
+    else:
+        raise FmnistError(f"unknown optimizer {recipe.optimizer!r}")
+    # Integer labels throughout: sparse categorical cross-entropy is the same loss as the
+    # tutorials' categorical cross-entropy on one-hot labels, without the one-hot copy.
+    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def fit(
+    name: str,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray | None,
+    y_val: np.ndarray | None,
+    recipe: Recipe,
+    *,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    distribute: str | None = None,
+    build_overrides: dict[str, Any] | None = None,
+    device: str | None = None,
+) -> TrainResult:
+    """Build a fresh model and train it by the recipe (plain phase, then augmented phase)."""
+    import keras
+
+    device = device or device_description()
+    _configure_precision(device)
+    keras.utils.set_random_seed(seed)
+    spec = get_spec(name)
+    with _strategy_scope(distribute):
+        model = spec.build(**(build_overrides or {}))
+        compile_model(model, recipe)
+
+    has_val = x_val is not None and len(x_val) > 0
+    val = make_dataset(x_val, y_val, 1024, shuffle=False, seed=seed) if has_val else None
+    total = recipe.epochs + recipe.augment_epochs
+    steps = math.ceil(len(x_train) / recipe.batch_size)
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    best_epoch = None
+    for phase, epochs, augment in (("plain", recipe.epochs, False), ("augment", recipe.augment_epochs, True)):
+        if epochs <= 0:
+            continue
+        train_ds = make_dataset(
+            x_train, y_train, recipe.batch_size, shuffle=True, seed=seed + len(history), augment=augment
+        )
+        cb = _callbacks(progress, should_stop, phase, len(history), total, steps)
+        callbacks = [cb]
+        if recipe.early_stopping and has_val:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=recipe.early_stopping, restore_best_weights=True))
+        with warnings.catch_warnings():  # Keras warns that a tf.data input ignores shuffle=True
+            warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+            model.fit(train_ds, validation_data=val, epochs=epochs, verbose=0, callbacks=callbacks)
+        history.extend(cb.epochs)
+        if cb.cancelled:
+            raise TrainingCancelled(f"training of {name} was cancelled")
+    if has_val and history:
+        best = min(range(len(history)), key=lambda i: history[i].get("val_loss", math.inf))
+        best_epoch = history[best]["epoch"]
+    return TrainResult(
+        model=model,
+        history=history,
+        recipe=recipe,
+        seconds=time.perf_counter() - start,
+        device=device,
+        backend=backend_name(),
+        best_epoch=best_epoch,
+    )
+
+
+def kfold_indices(labels: np.ndarray, k: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified, shuffled, disjoint folds: [(train_idx, val_idx)] * k."""
+    if k < 2:
+        raise FmnistError(f"k-fold needs k >= 2, got {k}")
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(len(labels), dtype=np.int64)
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        fold_of[members] = np.arange(len(members)) % k
+    return [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
+
+
+def cross_validate(
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    recipe: Recipe,
+    k: int = 5,
+    *,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    build_overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """k fresh models, each validated on its own fold; mean and std of fold accuracy."""
+    folds = []
+    for i, (tr, va) in enumerate(kfold_indices(y, k, seed)):
+        def fold_progress(event, i=i):
+            if progress is not None:
+                progress({**event, "fold": i + 1, "folds": k})
+
+        result = fit(name, x[tr], y[tr], x[va], y[va], replace(recipe, early_stopping=0),
+                     seed=seed + i, progress=fold_progress, should_stop=should_stop,
+                     build_overrides=build_overrides)
+        last = result.history[-1]
+        folds.append({
+            "fold": i + 1, "val_accuracy": last["val_accuracy"], "val_loss": last["val_loss"],
+            "n_train": int(len(tr)), "n_val": int(len(va)), "history": result.history,
+            "seconds": result.seconds,
+        })  # fmt: skip
+    accs = np.array([f["val_accuracy"] for f in folds])
+    return {"k": k, "seed": seed, "mean": float(accs.mean()), "std": float(accs.std()), "folds": folds}

@@ -1,0 +1,158 @@
+"""One training run from data to saved artifact: the single path behind the CLI and the app."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmnist_core.artifacts import Artifact, save_artifact
+from fmnist_core.data import load_dataset, stratified_split
+from fmnist_core.evaluate import evaluate_probabilities, predict_probabilities
+from fmnist_core.models import get_spec
+from fmnist_core.train import ProgressFn, cross_validate, fit
+
+# A model this many points (or more) below its tutorial's figure gets an explanation.
+ACCURACY_TOLERANCE = 0.015
+
+
+@dataclass
+class TrainOptions:
+    """Overrides of the registry recipe; None keeps the recipe's value."""
+
+    epochs: int | None = None
+    augment_epochs: int | None = None
+    batch_size: int | None = None
+    kfold: int | None = None
+    seed: int = 0
+    limit: int | None = None  # a stratified subset of the training set, for quick runs
+    distribute: str | None = None
+    weights: str | None = None  # VGG19: a local weights file instead of Keras' ImageNet download
+    image_size: int | None = None  # VGG19 input size
+    note: str = ""  # why the run departs from the recipe, kept in the manifest
+
+
+def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """n indices with the classes in their original proportions (sorted)."""
+    if n >= len(labels):
+        return np.arange(len(labels))
+    _, keep = stratified_split(labels, val_fraction=n / len(labels), seed=seed)
+    return keep
+
+
+def library_versions() -> dict[str, str]:
+    import keras
+
+    versions = {"python": platform.python_version(), "keras": keras.__version__, "numpy": np.__version__}
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            versions["tensorflow"] = tf.__version__
+        elif backend == "jax":
+            import jax
+
+            versions["jax"] = jax.__version__
+        elif backend == "torch":
+            import torch
+
+            versions["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+def run_training(
+    name: str,
+    options: TrainOptions | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    root: Path | None = None,
+    data_source: str | None = None,
+) -> Artifact:
+    """Load data, train by the recipe (with overrides), evaluate on the test set, save."""
+    opts = options or TrainOptions()
+    spec = get_spec(name)
+    recipe = spec.recipe
+    overrides = {
+        k: v
+        for k, v in {
+            "epochs": opts.epochs,
+            "augment_epochs": opts.augment_epochs,
+            "batch_size": opts.batch_size,
+            "kfold": opts.kfold,
+        }.items()
+        if v is not None
+    }
+    recipe = replace(recipe, **overrides)
+    build = {k: v for k, v in {"weights": opts.weights, "image_size": opts.image_size}.items() if v}
+
+    ds = load_dataset(data_source)
+    x_pool, y_pool = ds.x_train, ds.y_train
+    if opts.limit:
+        keep = stratified_subset(y_pool, opts.limit, opts.seed)
+        x_pool, y_pool = x_pool[keep], y_pool[keep]
+    if recipe.validation == "split":
+        tr, va = stratified_split(y_pool, 0.2, recipe.split_seed)
+        x_tr, y_tr, x_va, y_va = x_pool[tr], y_pool[tr], x_pool[va], y_pool[va]
+    else:  # the tutorial trained on everything and watched the test set
+        x_tr, y_tr, x_va, y_va = x_pool, y_pool, ds.x_test, ds.y_test
+
+    kfold = None
+    if recipe.kfold:
+        kfold = cross_validate(name, x_pool, y_pool, recipe, recipe.kfold, seed=opts.seed,
+                               progress=progress, should_stop=should_stop, build_overrides=build)
+    result = fit(name, x_tr, y_tr, x_va, y_va, recipe, seed=opts.seed, progress=progress,
+                 should_stop=should_stop, distribute=opts.distribute, build_overrides=build)
+    if progress is not None:
+        progress({"event": "evaluate"})
+    probs = predict_probabilities(result.model, ds.x_test)
+    scores = evaluate_probabilities(probs, ds.y_test)
+
+    manifest: dict[str, Any] = {
+        "name": name,
+        "description": spec.description,
+        "tutorial": spec.tutorial,
+        "reported_accuracy": spec.reported_accuracy,
+        "reported_note": spec.reported_note,
+        "recipe": recipe.as_dict(),
+        "recipe_overrides": overrides,
+        "build_options": {**spec.build_options, **{k: str(v) for k, v in build.items()}},
+        "seed": opts.seed,
+        "limit": opts.limit,
+        "n_train": int(len(x_tr)),
+        "n_val": int(len(x_va)),
+        "validation": recipe.validation,
+        "dataset_checksum": ds.checksum,
+        "dataset_is_original": ds.is_original,
+        "library_versions": library_versions(),
+        "backend": result.backend,
+        "device": result.device,
+        "distribute": opts.distribute,
+        "training_seconds": round(result.seconds, 2),
+        "params": int(result.model.count_params()),
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "kfold": kfold,
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "note": opts.note,
+        **scores,
+    }
+    if spec.reported_accuracy is not None:
+        gap = scores["test_accuracy"] - spec.reported_accuracy
+        manifest["accuracy_vs_reported"] = round(gap, 5)
+        if gap < -ACCURACY_TOLERANCE and not opts.note:
+            manifest["note"] = (
+                "below the tutorial's figure by more than 1.5 points: the run departed from the "
+                f"recipe ({overrides or 'no overrides'}, limit={opts.limit})"
+            )
+    if progress is not None:
+        progress({"event": "save"})
+    return save_artifact(name, result.model, manifest, probs, root=root)
