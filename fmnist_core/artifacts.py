@@ -61,7 +61,9 @@ class Artifact:
         if not path.is_file() or path.stat().st_size != expected["size"]:
             raise ArtifactError(f"{path} is missing or has the wrong size; retrain {self.name}")
         if file_sha256(path) != expected["sha256"]:
-            raise ArtifactError(f"{path} does not match its manifest's checksum; retrain {self.name}")
+            raise ArtifactError(
+                f"{path} does not match its manifest's checksum; retrain {self.name}"
+            )
         return path
 
     def load_model(self):

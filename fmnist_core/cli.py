@@ -40,7 +40,9 @@ def cmd_data(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     print(f"Source:    {report['source']}")
-    print(f"Loaded in: {ds.load_seconds:.3f} s ({'cache' if ds.from_cache else 'converted, now cached'})")
+    print(
+        f"Loaded in: {ds.load_seconds:.3f} s ({'cache' if ds.from_cache else 'converted, now cached'})"
+    )
     print(f"Original:  {'yes, matches the published dataset' if ds.is_original else 'NO, differs'}")
     for key, shape in report["shapes"].items():
         print(f"  {key:8s} {tuple(shape)}")
@@ -75,12 +77,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'model':14s} {'tutorial':5s} {'status':24s} {'params':>9s} {'test acc':>8s} {'reported':>8s}")
+    print(
+        f"{'model':14s} {'tutorial':5s} {'status':24s} {'params':>9s} {'test acc':>8s} {'reported':>8s}"
+    )
     for r in rows:
         acc = f"{r['test_accuracy'] * 100:.2f}%" if r["test_accuracy"] is not None else "-"
         rep = f"{r['reported_accuracy'] * 100:.2f}%" if r["reported_accuracy"] else "-"
         params = f"{r['params']:,}" if r["params"] else "-"
-        print(f"{r['name']:14s} {r['tutorial'][:3]:5s} {r['status']:24s} {params:>9s} {acc:>8s} {rep:>8s}")
+        print(
+            f"{r['name']:14s} {r['tutorial'][:3]:5s} {r['status']:24s} {params:>9s} {acc:>8s} {rep:>8s}"
+        )
         if r["problem"]:
             print(f"    problem: {r['problem']}")
     return 0
@@ -101,14 +107,22 @@ def _progress_bar():
                     state["bar"].close()
                 fold = f"fold {event['fold']}/{event['folds']} " if event.get("fold") else ""
                 desc = f"{fold}epoch {event['epoch']}/{event['epochs']} ({event['phase']})"
-                state["bar"] = tqdm(total=event["batches"], desc=desc, unit="batch", leave=False)
+                state["bar"] = tqdm(
+                    total=event["batches"], desc=desc, unit="batch", leave=False, disable=None
+                )  # disable=None: no bar when the output is a log file, only the epoch lines
                 state["key"] = key
             state["bar"].update(1)
             logs = event["logs"]
-            state["bar"].set_postfix(loss=f"{logs.get('loss', 0):.4f}", acc=f"{logs.get('accuracy', 0):.4f}")
+            state["bar"].set_postfix(
+                loss=f"{logs.get('loss', 0):.4f}", acc=f"{logs.get('accuracy', 0):.4f}"
+            )
         elif kind == "epoch":
             logs = event["logs"]
-            val = f" val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f}" if "val_loss" in logs else ""
+            val = (
+                f" val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f}"
+                if "val_loss" in logs
+                else ""
+            )
             tqdm.write(
                 f"epoch {event['epoch']}/{event['epochs']} {event['phase']}: loss {logs['loss']:.4f} "
                 f"acc {logs['accuracy']:.4f}{val} ({logs['seconds']:.1f} s)"
@@ -132,8 +146,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     )  # fmt: skip
     art = run_training(args.model, opts, progress=_progress_bar(), root=args.out)
     m = art.manifest
-    print(f"{args.model}: test accuracy {m['test_accuracy'] * 100:.2f}%, loss {m['test_loss']:.4f}, "
-          f"{m['training_seconds']:.0f} s on {m['device']} ({m['backend']})")
+    print(
+        f"{args.model}: test accuracy {m['test_accuracy'] * 100:.2f}%, loss {m['test_loss']:.4f}, "
+        f"{m['training_seconds']:.0f} s on {m['device']} ({m['backend']})"
+    )
     if m.get("kfold"):
         k = m["kfold"]
         print(f"  {k['k']}-fold: mean {k['mean'] * 100:.2f}% std {k['std'] * 100:.2f}")
@@ -150,12 +166,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     get_spec(args.model)  # unknown names fail with the list of known ones
     art = find_artifact(args.model)
     if art is None:
-        raise ArtifactError(f"{args.model} is not trained yet: run `python -m fmnist_core train {args.model}`")
+        raise ArtifactError(
+            f"{args.model} is not trained yet: run `python -m fmnist_core train {args.model}`"
+        )
     ds = load_dataset()
     probs = predict_probabilities(art.load_model(), ds.x_test)
     scores = evaluate_probabilities(probs, ds.y_test)
-    report = {"name": args.model, "path": str(art.path), "origin": art.origin,
-              "manifest_test_accuracy": art.manifest.get("test_accuracy"), **scores}
+    report = {
+        "name": args.model,
+        "path": str(art.path),
+        "origin": art.origin,
+        "manifest_test_accuracy": art.manifest.get("test_accuracy"),
+        **scores,
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

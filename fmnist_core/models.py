@@ -227,7 +227,9 @@ def vgg19_base(image_size: int, weights: str | None):
     shape = (image_size, image_size, 3)
     if weights in (None, "imagenet"):
         try:
-            base = keras.applications.VGG19(include_top=False, weights="imagenet", input_shape=shape)
+            base = keras.applications.VGG19(
+                include_top=False, weights="imagenet", input_shape=shape
+            )
         except Exception as e:  # no network, blocked host, half-downloaded file...
             raise WeightsUnavailableError(
                 "VGG19 needs ImageNet weights, and Keras could not download them "
@@ -246,9 +248,7 @@ def vgg19_base(image_size: int, weights: str | None):
 
 @register_model(
     tutorial="000",
-    recipe=Recipe(
-        optimizer="adam", loss="categorical_crossentropy", batch_size=256, epochs=50
-    ),
+    recipe=Recipe(optimizer="adam", loss="categorical_crossentropy", batch_size=256, epochs=50),
     reported=0.7664,
     note="frozen ImageNet VGG19 at 150x150, head trained 50 epochs",
     needs_pretrained_weights=True,
@@ -336,17 +336,13 @@ _SEED003 = Recipe(
 _HE = {"kernel_initializer": "he_uniform"}
 
 
-@register_model(
-    tutorial="003", recipe=_SEED003, reported=0.9099, note="final model, test accuracy"
-)
+@register_model(tutorial="003", recipe=_SEED003, reported=0.9099, note="final model, test accuracy")
 def baseline():
     """One conv layer (32, he_uniform), max-pool, Dense 100; SGD with momentum."""
     return _stack("baseline", [("conv", 32, _HE), ("pool",), ("flat",), ("dense", 100, _HE)])
 
 
-@register_model(
-    tutorial="003", recipe=_SEED003, reported=0.91257, note="5-fold mean accuracy"
-)
+@register_model(tutorial="003", recipe=_SEED003, reported=0.91257, note="5-fold mean accuracy")
 def baseline_same():
     """The baseline with 'same' padding."""
     return _stack(
@@ -355,9 +351,7 @@ def baseline_same():
     )
 
 
-@register_model(
-    tutorial="003", recipe=_SEED003, reported=0.91257, note="5-fold mean accuracy"
-)
+@register_model(tutorial="003", recipe=_SEED003, reported=0.91257, note="5-fold mean accuracy")
 def baseline_wide():
     """The baseline with 64 filters and 'same' padding."""
     return _stack(
@@ -379,7 +373,15 @@ def twoconv():
     """Two conv layers (64-32) with max-pooling, Dense 32."""
     return _stack(
         "twoconv",
-        [("conv", 64), ("pool",), ("drop", 0.25), ("conv", 32), ("pool",), ("flat",), ("dense", 32)],
+        [
+            ("conv", 64),
+            ("pool",),
+            ("drop", 0.25),
+            ("conv", 32),
+            ("pool",),
+            ("flat",),
+            ("dense", 32),
+        ],
     )
 
 

@@ -8,8 +8,8 @@ PyTorch (keras.distribution for --distribute).
 from __future__ import annotations
 
 import math
-import warnings
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -81,7 +81,9 @@ def device_description() -> str:
 def _configure_precision(device: str) -> None:
     import keras
 
-    keras.mixed_precision.set_global_policy("mixed_float16" if device.startswith("GPU") else "float32")
+    keras.mixed_precision.set_global_policy(
+        "mixed_float16" if device.startswith("GPU") else "float32"
+    )
 
 
 # --------------------------------------------------------------------------- augmentation
@@ -95,9 +97,15 @@ def make_augmenter(seed: int = 0):
     shear = shear_factor_from_degrees(a["shear_degrees"])
     return keras.Sequential(
         [
-            keras.layers.RandomRotation(a["rotation_degrees"] / 360.0, fill_mode="constant", seed=seed),
-            keras.layers.RandomTranslation(a["shift"], a["shift"], fill_mode="constant", seed=seed + 1),
-            keras.layers.RandomShear(x_factor=shear, y_factor=shear, fill_mode="constant", seed=seed + 2),
+            keras.layers.RandomRotation(
+                a["rotation_degrees"] / 360.0, fill_mode="constant", seed=seed
+            ),
+            keras.layers.RandomTranslation(
+                a["shift"], a["shift"], fill_mode="constant", seed=seed + 1
+            ),
+            keras.layers.RandomShear(
+                x_factor=shear, y_factor=shear, fill_mode="constant", seed=seed + 2
+            ),
             keras.layers.RandomZoom(a["zoom"], a["zoom"], fill_mode="constant", seed=seed + 3),
         ],
         name="augment",
@@ -189,8 +197,14 @@ class ArrayBatches:
 # --------------------------------------------------------------------------- callbacks
 
 
-def _callbacks(progress: ProgressFn | None, should_stop: Callable[[], bool] | None, phase: str,
-               epoch_offset: int, total_epochs: int, steps: int):
+def _callbacks(
+    progress: ProgressFn | None,
+    should_stop: Callable[[], bool] | None,
+    phase: str,
+    epoch_offset: int,
+    total_epochs: int,
+    steps: int,
+):
     import keras
 
     class EngineCallback(keras.callbacks.Callback):
@@ -224,8 +238,15 @@ def _callbacks(progress: ProgressFn | None, should_stop: Callable[[], bool] | No
             row["phase"] = phase
             self.epochs.append(row)
             if progress is not None:
-                progress({"event": "epoch", "phase": phase, "epoch": row["epoch"],
-                          "epochs": total_epochs, "logs": row})
+                progress(
+                    {
+                        "event": "epoch",
+                        "phase": phase,
+                        "epoch": row["epoch"],
+                        "epochs": total_epochs,
+                        "logs": row,
+                    }
+                )
 
     return EngineCallback()
 
@@ -302,17 +323,28 @@ def fit(
     history: list[dict[str, float]] = []
     start = time.perf_counter()
     best_epoch = None
-    for phase, epochs, augment in (("plain", recipe.epochs, False), ("augment", recipe.augment_epochs, True)):
+    for phase, epochs, augment in (
+        ("plain", recipe.epochs, False),
+        ("augment", recipe.augment_epochs, True),
+    ):
         if epochs <= 0:
             continue
         train_ds = make_dataset(
-            x_train, y_train, recipe.batch_size, shuffle=True, seed=seed + len(history), augment=augment
+            x_train,
+            y_train,
+            recipe.batch_size,
+            shuffle=True,
+            seed=seed + len(history),
+            augment=augment,
         )
         cb = _callbacks(progress, should_stop, phase, len(history), total, steps)
         callbacks = [cb]
         if recipe.early_stopping and has_val:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=recipe.early_stopping, restore_best_weights=True))
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=recipe.early_stopping, restore_best_weights=True
+                )
+            )
         with warnings.catch_warnings():  # Keras warns that a tf.data input ignores shuffle=True
             warnings.filterwarnings("ignore", message=".*shuffle=True.*")
             model.fit(train_ds, validation_data=val, epochs=epochs, verbose=0, callbacks=callbacks)
@@ -360,13 +392,23 @@ def cross_validate(
     """k fresh models, each validated on its own fold; mean and std of fold accuracy."""
     folds = []
     for i, (tr, va) in enumerate(kfold_indices(y, k, seed)):
+
         def fold_progress(event, i=i):
             if progress is not None:
                 progress({**event, "fold": i + 1, "folds": k})
 
-        result = fit(name, x[tr], y[tr], x[va], y[va], replace(recipe, early_stopping=0),
-                     seed=seed + i, progress=fold_progress, should_stop=should_stop,
-                     build_overrides=build_overrides)
+        result = fit(
+            name,
+            x[tr],
+            y[tr],
+            x[va],
+            y[va],
+            replace(recipe, early_stopping=0),
+            seed=seed + i,
+            progress=fold_progress,
+            should_stop=should_stop,
+            build_overrides=build_overrides,
+        )
         last = result.history[-1]
         folds.append({
             "fold": i + 1, "val_accuracy": last["val_accuracy"], "val_loss": last["val_loss"],
@@ -374,4 +416,10 @@ def cross_validate(
             "seconds": result.seconds,
         })  # fmt: skip
     accs = np.array([f["val_accuracy"] for f in folds])
-    return {"k": k, "seed": seed, "mean": float(accs.mean()), "std": float(accs.std()), "folds": folds}
+    return {
+        "k": k,
+        "seed": seed,
+        "mean": float(accs.mean()),
+        "std": float(accs.std()),
+        "folds": folds,
+    }

@@ -48,7 +48,11 @@ def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
 def library_versions() -> dict[str, str]:
     import keras
 
-    versions = {"python": platform.python_version(), "keras": keras.__version__, "numpy": np.__version__}
+    versions = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
     backend = keras.backend.backend()
     try:
         if backend == "tensorflow":
@@ -107,10 +111,30 @@ def run_training(
 
     kfold = None
     if recipe.kfold:
-        kfold = cross_validate(name, x_pool, y_pool, recipe, recipe.kfold, seed=opts.seed,
-                               progress=progress, should_stop=should_stop, build_overrides=build)
-    result = fit(name, x_tr, y_tr, x_va, y_va, recipe, seed=opts.seed, progress=progress,
-                 should_stop=should_stop, distribute=opts.distribute, build_overrides=build)
+        kfold = cross_validate(
+            name,
+            x_pool,
+            y_pool,
+            recipe,
+            recipe.kfold,
+            seed=opts.seed,
+            progress=progress,
+            should_stop=should_stop,
+            build_overrides=build,
+        )
+    result = fit(
+        name,
+        x_tr,
+        y_tr,
+        x_va,
+        y_va,
+        recipe,
+        seed=opts.seed,
+        progress=progress,
+        should_stop=should_stop,
+        distribute=opts.distribute,
+        build_overrides=build,
+    )
     if progress is not None:
         progress({"event": "evaluate"})
     probs = predict_probabilities(result.model, ds.x_test)

@@ -19,6 +19,6 @@ for m in "${models[@]}"; do
     cnn4) extra=(--augment-epochs 20 --note "20 of the recipe's 50 augmented epochs (CPU time); run: train cnn4 for the full recipe") ;;
   esac
   echo "=== $m $(date -u +%H:%M:%S)"
-  $PY -m fmnist_core train "$m" --out "$out" "${extra[@]}" 2>&1 | grep -v -E 'batch/s|^\s*$'
+  $PY -m fmnist_core train "$m" --out "$out" "${extra[@]}" 2>&1
 done
 echo "=== done $(date -u +%H:%M:%S)"

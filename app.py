@@ -1,0 +1,13 @@
+"""Fashion-MNIST CNN explorer: the navigation, nothing else."""
+
+import streamlit as st
+
+from fmnist_core.ui import PAGES
+
+st.set_page_config(
+    page_title="Fashion-MNIST CNN Explorer", page_icon=":material/checkroom:", layout="wide"
+)
+navigation = st.navigation(
+    [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES]
+)
+navigation.run()

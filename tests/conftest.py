@@ -1,0 +1,124 @@
+"""Shared fixtures: the real dataset, an isolated cache, a Streamlit server, a real browser."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Tests never touch the user's cache and never download: set before fmnist_core is imported.
+_SESSION_CACHE = Path(tempfile.mkdtemp(prefix="fmnist-test-cache-"))
+os.environ["FMNIST_CACHE_DIR"] = str(_SESSION_CACHE)
+os.environ["FMNIST_OFFLINE"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REQUIRE_REAL_DATA = os.environ.get("FMNIST_REQUIRE_REAL_DATA", "") not in ("", "0")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _missing(reason: str):
+    if REQUIRE_REAL_DATA:
+        pytest.fail(f"FMNIST_REQUIRE_REAL_DATA is set but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def real_dataset():
+    """The real Fashion-MNIST (Debian package, FMNIST_DATA_DIR or Keras cache)."""
+    from fmnist_core.data import DatasetError, load_dataset
+
+    try:
+        return load_dataset()
+    except DatasetError as e:
+        _missing(f"the real dataset is not available: {e}")
+
+
+@pytest.fixture(scope="session")
+def real_source_dir(real_dataset) -> Path:
+    return real_dataset.source.location
+
+
+@pytest.fixture()
+def isolated_cache(tmp_path, monkeypatch) -> Path:
+    """A fresh, empty cache folder for this test only."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FMNIST_CACHE_DIR", str(cache))
+    return cache
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def streamlit_url(real_dataset):
+    """`streamlit run app.py` as a user starts it, on a free port; yields its URL."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    log = open(_SESSION_CACHE / "streamlit.log", "wb")  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+        if proc.poll() is not None:
+            pytest.fail("streamlit exited: " + (_SESSION_CACHE / "streamlit.log").read_text())
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not become healthy in 90 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("FMNIST_REQUIRE_BROWSER", "") not in ("", "0"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    yield pg
+    context.close()
