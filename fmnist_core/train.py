@@ -265,7 +265,11 @@ def _strategy_scope(distribute: str | None):
         import tensorflow as tf
 
         if distribute == "mirrored":
-            return tf.distribute.MirroredStrategy().scope()
+            devices = None  # every GPU
+            if not tf.config.list_logical_devices("GPU"):
+                # No GPU: mirror over the logical CPUs (one unless the CPU was split on purpose)
+                devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+            return tf.distribute.MirroredStrategy(devices=devices).scope()
         if distribute == "multiworker":  # reads TF_CONFIG
             return tf.distribute.MultiWorkerMirroredStrategy().scope()
     elif backend == "jax" and distribute in ("mirrored", "data-parallel"):
@@ -362,7 +366,14 @@ def fit(
         device=device,
         backend=backend_name(),
         best_epoch=best_epoch,
+        extra={"replicas": _replicas(model)},
     )
+
+
+def _replicas(model) -> int:
+    """How many devices trained the model in sync (1 without --distribute)."""
+    strategy = getattr(model, "distribute_strategy", None)  # TensorFlow backend only
+    return int(getattr(strategy, "num_replicas_in_sync", 1))
 
 
 def kfold_indices(labels: np.ndarray, k: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

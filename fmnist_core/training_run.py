@@ -160,6 +160,7 @@ def run_training(
         "backend": result.backend,
         "device": result.device,
         "distribute": opts.distribute,
+        "replicas": result.extra.get("replicas", 1),
         "training_seconds": round(result.seconds, 2),
         "params": int(result.model.count_params()),
         "history": result.history,
