@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import keras
 import numpy as np
 
 from fmnist_core.errors import FmnistError
@@ -46,8 +47,6 @@ class TrainResult:
 
 
 def backend_name() -> str:
-    import keras
-
     return keras.backend.backend()
 
 
@@ -79,8 +78,6 @@ def device_description() -> str:
 
 
 def _configure_precision(device: str) -> None:
-    import keras
-
     keras.mixed_precision.set_global_policy(
         "mixed_float16" if device.startswith("GPU") else "float32"
     )
@@ -91,8 +88,6 @@ def _configure_precision(device: str) -> None:
 
 def make_augmenter(seed: int = 0):
     """Seed 000's augmentation as Keras layers (run in the input pipeline, not in the model)."""
-    import keras
-
     a = AUGMENTATION
     shear = shear_factor_from_degrees(a["shear_degrees"])
     return keras.Sequential(
@@ -158,40 +153,29 @@ def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _py_dataset_base():
-    import keras
+class ArrayBatches(keras.utils.PyDataset):
+    """Shuffled (optionally augmented) batches from numpy arrays: the JAX / PyTorch pipeline."""
 
-    return keras.utils.PyDataset
+    def __init__(self, x, y, batch_size, *, shuffle, seed, augment):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
+        self.augmenter = make_augmenter(seed) if augment else None
 
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
 
-class ArrayBatches:
-    """Factory for a PyDataset over numpy arrays (JAX / PyTorch backends)."""
+    def __getitem__(self, i):
+        idx = self.order[i * self.batch_size : (i + 1) * self.batch_size]
+        batch = self.x[idx].astype(np.float32)
+        if self.augmenter is not None:
+            batch = np.asarray(self.augmenter(batch, training=True))
+        return batch, self.y[idx].astype(np.int32)
 
-    def __new__(cls, x, y, batch_size, *, shuffle, seed, augment):
-        base = _py_dataset_base()
-
-        class _Batches(base):
-            def __init__(self):
-                super().__init__()
-                self.rng = np.random.default_rng(seed)
-                self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
-                self.augmenter = make_augmenter(seed) if augment else None
-
-            def __len__(self):
-                return math.ceil(len(x) / batch_size)
-
-            def __getitem__(self, i):
-                idx = self.order[i * batch_size : (i + 1) * batch_size]
-                batch = x[idx].astype(np.float32)
-                if self.augmenter is not None:
-                    batch = np.asarray(self.augmenter(batch, training=True))
-                return batch, y[idx].astype(np.int32)
-
-            def on_epoch_end(self):
-                if shuffle:
-                    self.order = self.rng.permutation(len(x))
-
-        return _Batches()
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.order = self.rng.permutation(len(self.x))
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -205,8 +189,6 @@ def _callbacks(
     total_epochs: int,
     steps: int,
 ):
-    import keras
-
     class EngineCallback(keras.callbacks.Callback):
         """Times epochs, reports progress, and honours cancellation between batches."""
 
@@ -273,16 +255,12 @@ def _strategy_scope(distribute: str | None):
         if distribute == "multiworker":  # reads TF_CONFIG
             return tf.distribute.MultiWorkerMirroredStrategy().scope()
     elif backend == "jax" and distribute in ("mirrored", "data-parallel"):
-        import keras
-
         keras.distribution.set_distribution(keras.distribution.DataParallel())
         return contextlib.nullcontext()
     raise FmnistError(f"--distribute {distribute} is not available on the {backend} backend")
 
 
 def compile_model(model, recipe: Recipe) -> None:
-    import keras
-
     if recipe.optimizer == "sgd":
         opt = keras.optimizers.SGD(learning_rate=recipe.learning_rate, momentum=recipe.momentum)
     elif recipe.optimizer == "adam":
@@ -310,8 +288,6 @@ def fit(
     device: str | None = None,
 ) -> TrainResult:
     """Build a fresh model and train it by the recipe (plain phase, then augmented phase)."""
-    import keras
-
     device = device or device_description()
     _configure_precision(device)
     keras.utils.set_random_seed(seed)

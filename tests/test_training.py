@@ -217,3 +217,21 @@ def test_cli_train_list_and_evaluate(real_dataset, isolated_cache):
     assert ev["test_accuracy"] == pytest.approx(ev["manifest_test_accuracy"], abs=0.001)
     bad = run("train", "nonexistent")
     assert bad.returncode == 2 and "Unknown model" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_numpy_batches_pipeline_trains(real_dataset):
+    """The PyDataset pipeline (what JAX and PyTorch backends use) also feeds model.fit."""
+    from fmnist_core.models import create_model
+
+    x, y = real_dataset.x_train[:1000].reshape(-1, 28, 28, 1), real_dataset.y_train[:1000]
+    batches = engine.ArrayBatches(x, y, 100, shuffle=True, seed=0, augment=True)
+    assert len(batches) == 10
+    bx, by = batches[0]
+    assert bx.shape == (100, 28, 28, 1) and bx.dtype == np.float32 and by.dtype == np.int32
+    first_order = batches.order.copy()
+    batches.on_epoch_end()
+    assert not np.array_equal(first_order, batches.order)
+    model = create_model("cnn1")
+    engine.compile_model(model, get_spec("cnn1").recipe)
+    history = model.fit(batches, epochs=2, verbose=0).history
+    assert history["loss"][1] < history["loss"][0]
