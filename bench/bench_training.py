@@ -33,7 +33,9 @@ for name, batch in CASES:
     xf = x4.astype(np.float32)  # what a tutorial feeds model.fit
     pipeline = engine.make_dataset(x, y, batch, shuffle=True, seed=0)
     plain_model.fit(xf[:2048], y[:2048], batch_size=batch, epochs=1, verbose=0)  # warm-up/trace
-    engine_model.fit(engine.make_dataset(x[:2048], y[:2048], batch, shuffle=True, seed=0), verbose=0)
+    engine_model.fit(
+        engine.make_dataset(x[:2048], y[:2048], batch, shuffle=True, seed=0), verbose=0
+    )
     plain_t, engine_t = [], []
     for _ in range(ROUNDS):  # interleaved, so machine noise hits both alike
         t = time.perf_counter()
@@ -47,12 +49,16 @@ for name, batch in CASES:
 
 print()
 print("Shipped models, full recipe as trained (from each manifest):")
-print(f"{'model':14s} {'epochs':>6s} {'aug':>4s} {'k-fold':>6s} {'train s':>8s} {'test acc':>8s} {'tutorial':>8s} device")
+print(
+    f"{'model':14s} {'epochs':>6s} {'aug':>4s} {'k-fold':>6s} {'train s':>8s} {'test acc':>8s} {'tutorial':>8s} device"
+)
 for manifest in sorted(Path(shipped_models_dir()).glob("*/manifest.json")):
     m = json.loads(manifest.read_text())
     r = m["recipe"]
     kfold = m["kfold"]["k"] if m.get("kfold") else 0
     fold_s = sum(f["seconds"] for f in m["kfold"]["folds"]) if m.get("kfold") else 0
-    print(f"{m['name']:14s} {r['epochs']:6d} {r['augment_epochs']:4d} {kfold:6d} "
-          f"{m['training_seconds'] + fold_s:8.0f} {m['test_accuracy'] * 100:7.2f}% "
-          f"{m['reported_accuracy'] * 100:7.2f}% {m['device']} ({m['backend']})")
+    print(
+        f"{m['name']:14s} {r['epochs']:6d} {r['augment_epochs']:4d} {kfold:6d} "
+        f"{m['training_seconds'] + fold_s:8.0f} {m['test_accuracy'] * 100:7.2f}% "
+        f"{m['reported_accuracy'] * 100:7.2f}% {m['device']} ({m['backend']})"
+    )

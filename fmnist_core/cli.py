@@ -53,27 +53,9 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from fmnist_core.artifacts import artifact_status
-    from fmnist_core.models import get_spec, list_models
+    from fmnist_core.catalog import model_catalog
 
-    rows = []
-    for name in list_models():
-        spec = get_spec(name)
-        status, art, message = artifact_status(name)
-        if status == "missing" and spec.needs_pretrained_weights:
-            status = "needs ImageNet weights"
-        manifest = art.manifest if art else {}
-        rows.append({
-            "name": name,
-            "tutorial": spec.tutorial,
-            "description": spec.description,
-            "status": status,
-            "params": manifest.get("params"),
-            "test_accuracy": manifest.get("test_accuracy"),
-            "reported_accuracy": spec.reported_accuracy,
-            "path": str(art.path) if art else None,
-            "problem": message or None,
-        })  # fmt: skip
+    rows = model_catalog()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

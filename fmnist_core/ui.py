@@ -30,6 +30,13 @@ PAGES = [
         "balance, and where the data came from.",
         default=True,
     ),
+    PageInfo(
+        "pages/models.py",
+        "Models",
+        ":material/model_training:",
+        "Every tutorial's CNN: its recipe, whether it is trained, its test accuracy beside the "
+        "accuracy the tutorial reported.",
+    ),
 ]
 
 

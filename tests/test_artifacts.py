@@ -141,7 +141,9 @@ def test_every_cpu_model_is_shipped(name):
         assert key in m, key
     assert m["dataset_is_original"] and m["limit"] is None
     gap = m["test_accuracy"] - m["reported_accuracy"]
-    assert gap >= -0.015 or m.get("note"), f"{name} is {-gap:.3f} below its tutorial and says nothing"
+    assert gap >= -0.015 or m.get("note"), (
+        f"{name} is {-gap:.3f} below its tutorial and says nothing"
+    )
 
 
 @pytest.mark.parametrize("name", SHIPPABLE)

@@ -63,7 +63,9 @@ def random_vgg_weights(tmp_path_factory):
     import keras
 
     path = tmp_path_factory.mktemp("vgg") / "vgg19_random.weights.h5"
-    keras.applications.VGG19(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(path)
+    keras.applications.VGG19(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(
+        path
+    )
     return path
 
 

@@ -159,7 +159,9 @@ def test_early_stopping_restores_the_best_epoch(real_dataset):
     result = engine.fit("baseline", x, y, xv, yv, recipe, seed=0)
     best = min(result.history, key=lambda h: h["val_loss"])
     assert result.best_epoch == best["epoch"]
-    probs = np.asarray(result.model.predict(xv.reshape(-1, 28, 28, 1).astype(np.float32), verbose=0))
+    probs = np.asarray(
+        result.model.predict(xv.reshape(-1, 28, 28, 1).astype(np.float32), verbose=0)
+    )
     loss = -np.log(np.clip(probs[np.arange(len(yv)), yv], 1e-7, 1)).mean()
     assert loss == pytest.approx(best["val_loss"], rel=0.01)  # the weights are the best epoch's
     assert result.history[-1]["val_loss"] > best["val_loss"]  # ...not the last epoch's

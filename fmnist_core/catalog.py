@@ -1,0 +1,46 @@
+"""One row per registry model with what is known about it: the data behind `list` and the app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fmnist_core.artifacts import artifact_status
+from fmnist_core.models import get_spec, list_models
+
+NEEDS_WEIGHTS = "needs ImageNet weights"
+
+
+def model_catalog() -> list[dict[str, Any]]:
+    """Registry order; status is trained (user's own), shipped, missing, corrupt or NEEDS_WEIGHTS."""
+    rows = []
+    for name in list_models():
+        spec = get_spec(name)
+        status, art, problem = artifact_status(name)
+        if status == "missing" and spec.needs_pretrained_weights:
+            status = NEEDS_WEIGHTS
+        m = art.manifest if art else {}
+        recipe = m.get("recipe") or spec.recipe.as_dict()
+        acc, reported = m.get("test_accuracy"), spec.reported_accuracy
+        rows.append(
+            {
+                "name": name,
+                "tutorial": spec.tutorial,
+                "description": spec.description,
+                "status": status,
+                "params": m.get("params"),
+                "epochs": recipe["epochs"],
+                "augment_epochs": recipe["augment_epochs"],
+                "batch_size": recipe["batch_size"],
+                "training_seconds": m.get("training_seconds"),
+                "device": m.get("device"),
+                "test_accuracy": acc,
+                "test_loss": m.get("test_loss"),
+                "reported_accuracy": reported,
+                "reported_note": spec.reported_note,
+                "difference": (acc - reported) if acc is not None and reported else None,
+                "note": m.get("note") or None,
+                "path": str(art.path) if art else None,
+                "problem": problem or None,
+            }
+        )
+    return rows

@@ -1,0 +1,66 @@
+"""Models: every tutorial recipe in the registry, whether it is trained, and how well it does."""
+
+import pandas as pd
+import streamlit as st
+
+from fmnist_core.catalog import NEEDS_WEIGHTS, model_catalog
+
+st.title("Models")
+st.markdown(
+    "Every CNN from the five tutorials, trained with the tutorial's own recipe. *Shipped* "
+    "models come with the app; models you train yourself (*trained*) take their place."
+)
+
+rows = model_catalog()
+table = pd.DataFrame(
+    {
+        "Model": [r["name"] for r in rows],
+        "Status": [r["status"] for r in rows],
+        "Parameters": [r["params"] for r in rows],
+        "Epochs (+ augmented)": [
+            f"{r['epochs']}" + (f" + {r['augment_epochs']}" if r["augment_epochs"] else "")
+            for r in rows
+        ],
+        "Test accuracy": [
+            r["test_accuracy"] * 100 if r["test_accuracy"] is not None else None for r in rows
+        ],
+        "Tutorial reported": [
+            r["reported_accuracy"] * 100 if r["reported_accuracy"] else None for r in rows
+        ],
+        "Difference (points)": [
+            r["difference"] * 100 if r["difference"] is not None else None for r in rows
+        ],
+        "Training time (s)": [r["training_seconds"] for r in rows],
+        "Tutorial": [r["tutorial"] for r in rows],
+        "Architecture": [r["description"] for r in rows],
+    }
+)
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
+        "Tutorial reported": st.column_config.NumberColumn(format="%.2f%%"),
+        "Difference (points)": st.column_config.NumberColumn(format="%+.2f"),
+        "Parameters": st.column_config.NumberColumn(format="localized"),
+        "Training time (s)": st.column_config.NumberColumn(format="%.0f"),
+    },
+)
+
+for r in rows:
+    if r["status"] == NEEDS_WEIGHTS:
+        st.info(
+            f"**{r['name']}** needs ImageNet weights, which Keras downloads on first use: "
+            f"`python -m fmnist_core train {r['name']}` (or `--weights PATH` with a local file)."
+        )
+    elif r["status"] == "missing":
+        st.warning(
+            f"**{r['name']}** is not trained yet: `python -m fmnist_core train {r['name']}`."
+        )
+    elif r["status"] == "corrupt":
+        st.error(
+            f"**{r['name']}**: {r['problem']} Train it again: `python -m fmnist_core train {r['name']}`."
+        )
+    if r["note"]:
+        st.caption(f"{r['name']}: {r['note']}")
