@@ -237,3 +237,29 @@ def test_numpy_batches_pipeline_trains(real_dataset):
     engine.compile_model(model, get_spec("cnn1").recipe)
     history = model.fit(batches, epochs=2, verbose=0).history
     assert history["loss"][1] < history["loss"][0]
+
+
+def test_a_model_trained_under_jax_loads_and_predicts_the_same_under_tensorflow(
+    real_dataset, tmp_path
+):
+    """GPU machines train with KERAS_BACKEND=jax; the app runs on TensorFlow."""
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run(
+        [sys.executable, "-m", "fmnist_core", "train", "cnn1", "--limit", "1000", "--epochs", "1",
+         "--augment-epochs", "1", "--out", str(tmp_path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    from fmnist_core.artifacts import load_artifact
+
+    art = load_artifact("cnn1", tmp_path, "user")
+    assert art.manifest["backend"] == "jax" and "jax" in art.manifest["library_versions"]
+    assert [h["phase"] for h in art.manifest["history"]] == ["plain", "augment"]
+    probs = np.asarray(
+        art.load_model().predict(
+            real_dataset.x_test.reshape(-1, 28, 28, 1).astype(np.float32), verbose=0
+        )
+    )
+    acc = float((probs.argmax(1) == real_dataset.y_test).mean())
+    assert acc == pytest.approx(art.manifest["test_accuracy"], abs=0.001)
