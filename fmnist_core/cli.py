@@ -172,6 +172,46 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from fmnist_core.errors import FmnistError as ProjectError
+    from fmnist_core.predict import Predictor, available_artifacts
+    from fmnist_core.preprocess import preprocess
+
+    names = None if args.model == "all" else [args.model]
+    if names:
+        from fmnist_core.models import get_spec
+
+        get_spec(args.model)  # an unknown name fails with the list of known ones
+    artifacts, problems = available_artifacts(names)
+    for name, problem in problems.items():
+        print(f"warning: {name} skipped: {problem}", file=sys.stderr)
+    if not artifacts:
+        raise ProjectError("No trained model is available: run `python -m fmnist_core train cnn1`")
+    predictor = Predictor(artifacts)
+    invert = {"auto": None, "yes": True, "no": False}[args.invert]
+    results, failed = [], 0
+    for path in args.images:
+        try:
+            prep = preprocess(path, invert=invert)
+        except ProjectError as e:
+            failed += 1
+            results.append({"image": path, "error": str(e)})
+            continue
+        answers = predictor(prep.image)
+        results.append({"image": path, "models": {n: a.as_json() for n, a in answers.items()}})
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            if "error" in r:
+                print(f"{r['image']}: ERROR {r['error']}")
+                continue
+            print(r["image"])
+            for name, a in r["models"].items():
+                print(f"  {name:14s} {a['class']:12s} {max(a['probabilities']) * 100:5.1f}%")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fmnist_core", description="Fashion-MNIST CNN explorer: the command line."
@@ -206,6 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify image files with every model (or one)")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--model", default="all", help="a registry model name, or all (default)")
+    p.add_argument(
+        "--invert",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="invert to a light item on black: auto detects a light background",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_predict)
     return parser
 
 

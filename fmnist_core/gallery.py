@@ -7,7 +7,7 @@ import numpy as np
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour upscaling: pixels stay square instead of being blurred by the browser."""
-    return np.kron(image, np.ones((factor, factor), dtype=image.dtype))
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)  # keeps any channels
 
 
 def tile(

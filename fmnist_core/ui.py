@@ -7,8 +7,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import HOW_TO_GET, Dataset, load_dataset
 from fmnist_core.errors import DatasetError
+from fmnist_core.figures import probabilities_figure
+from fmnist_core.gallery import upscale
+from fmnist_core.predict import Answer, Predictor, available_artifacts, consensus, models_disagree
+from fmnist_core.preprocess import Preprocessed, PreprocessError, preprocess
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,13 @@ PAGES = [
         "Every tutorial's CNN: its recipe, whether it is trained, its test accuracy beside the "
         "accuracy the tutorial reported.",
     ),
+    PageInfo(
+        "pages/predict.py",
+        "Predict",
+        ":material/draw:",
+        "Draw, upload or pick an image; see how it becomes the 28x28 input and what every "
+        "model answers.",
+    ),
 ]
 
 
@@ -58,3 +70,77 @@ def dataset_or_stop() -> Dataset:
         st.info(HOW_TO_GET)
         st.stop()
         raise  # st.stop() raises; this line only satisfies type checkers
+
+
+# --------------------------------------------------------------------------- prediction
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _predictor(signature: tuple) -> Predictor:
+    artifacts, _ = available_artifacts()
+    return Predictor(artifacts)
+
+
+def predictor_or_stop() -> Predictor:
+    """Every available model, loaded once per server; reloaded when a model is (re)trained."""
+    artifacts, problems = available_artifacts()
+    for name, problem in problems.items():
+        st.warning(f"**{name}** is damaged and was skipped: {problem}")
+    if not artifacts:
+        st.error("No trained model is available. Train one: `python -m fmnist_core train cnn1`.")
+        st.stop()
+    signature = tuple((a.name, str(a.path), a.manifest.get("created_utc")) for a in artifacts)
+    with st.spinner("Loading the models (once per server)..."):
+        return _predictor(signature)
+
+
+def show_steps(prep: Preprocessed) -> None:
+    """The preprocessing path as a row of small images."""
+    cols = st.columns(len(prep.steps))
+    for col, step in zip(cols, prep.steps):
+        image = step.image
+        if image.shape[0] <= 56:  # keep small images crisp
+            image = upscale(image, max(1, 84 // image.shape[0]))
+        caption = step.name + (f" ({step.note})" if step.note else "")
+        col.image(image, caption=caption, output_format="PNG", width=110)
+
+
+def show_answers(answers: dict[str, Answer], true_label: int | None = None) -> None:
+    """Agreement line, a top-3 table per model, and the all-class bar chart."""
+    winner, votes = consensus(answers)
+    truth = f" The true class is **{CLASS_NAMES[true_label]}**." if true_label is not None else ""
+    if models_disagree(answers):
+        st.warning(f"**The models disagree**: {votes} of {len(answers)} say **{winner}**.{truth}")
+    else:
+        st.success(f"All {len(answers)} models say **{winner}**.{truth}")
+    rows = []
+    for a in answers.values():
+        top = a.top(3)
+        row = {"Model": a.name}
+        if true_label is not None:
+            row["Right?"] = "yes" if a.label == true_label else "no"
+        for k, (cls, p) in enumerate(top, 1):
+            row[f"#{k}"] = f"{cls} {p:.1%}"
+        row["Time (ms)"] = round(a.seconds * 1000, 1)
+        rows.append(row)
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.plotly_chart(
+        probabilities_figure({n: a.probabilities for n, a in answers.items()}), width="stretch"
+    )
+
+
+def classify_and_show(
+    source, title: str, invert: bool | None, true_label: int | None = None
+) -> None:
+    """Preprocess one image, show its steps and every model's answer; bad input is one sentence."""
+    st.subheader(title)
+    try:
+        prep = preprocess(source, invert=invert)
+    except PreprocessError as e:
+        st.error(f"{title}: {e}")
+        return
+    predictor = predictor_or_stop()
+    show_steps(prep)
+    answers = predictor(prep.image)
+    st.session_state["last_prediction_image"] = prep.image  # other pages can place it
+    show_answers(answers, true_label)

@@ -1,0 +1,87 @@
+"""Predict: draw, upload or pick an image and see every model's answer."""
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.ui import classify_and_show, dataset_or_stop
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
+
+st.title("Predict")
+st.markdown(
+    "Give the models an image: draw one, upload photos, or pick one from the test set. "
+    "You see how it becomes the 28x28 input the models were trained on, then what every "
+    "model answers."
+)
+
+source = st.segmented_control(
+    "Image source", ["Draw", "Upload", "Test image"], default="Test image", key="source"
+)
+invert_choice = st.segmented_control(
+    "Invert colours",
+    ["Auto", "Yes", "No"],
+    default="Auto",
+    key="invert",
+    help="Fashion-MNIST shows a light item on black. Auto inverts pictures with a light background.",
+)
+invert = {"Auto": None, "Yes": True, "No": False}.get(invert_choice)
+
+
+def draw() -> None:
+    try:
+        from streamlit_drawable_canvas import st_canvas
+    except Exception as e:  # the component needs a running server
+        st.info(f"The drawing canvas is not available here ({type(e).__name__}).")
+        return
+    left, right = st.columns([1, 2])
+    with left:
+        brush = st.slider("Brush size", 4, 40, 18)
+        if st.button("Clear the drawing"):
+            st.session_state["canvas_version"] = st.session_state.get("canvas_version", 0) + 1
+        result = st_canvas(
+            stroke_width=brush,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=280,
+            width=280,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=f"canvas-{st.session_state.get('canvas_version', 0)}",
+        )
+    with right:
+        image = result.image_data if result is not None else None
+        if image is None or np.asarray(image)[..., :3].max() < 30:
+            st.info(
+                "Draw a piece of clothing in light ink: the models answer as soon as you let go."
+            )
+            return
+        classify_and_show(np.asarray(image)[..., :3], "Your drawing", invert)
+
+
+def upload() -> None:
+    files = st.file_uploader(
+        "Upload one or several images", type=UPLOAD_TYPES, accept_multiple_files=True
+    )
+    if not files:
+        st.info("PNG, JPEG, WebP, BMP, TIFF or GIF; a single item per picture works best.")
+        return
+    for f in files:
+        classify_and_show(f.getvalue(), f.name, invert)
+
+
+def test_image() -> None:
+    ds = dataset_or_stop()
+    left, right = st.columns([1, 3])
+    with left:
+        if st.button("Random test image"):
+            st.session_state["test_index"] = int(np.random.default_rng().integers(len(ds.x_test)))
+        index = st.number_input("Test image index", 0, len(ds.x_test) - 1, key="test_index", step=1)
+    true_label = int(ds.y_test[index])
+    with right:
+        classify_and_show(
+            ds.x_test[index], f"Test image {index}: {CLASS_NAMES[true_label]}", invert, true_label
+        )
+
+
+{"Draw": draw, "Upload": upload, "Test image": test_image}.get(source, test_image)()
