@@ -52,6 +52,20 @@ PAGES = [
 ]
 
 
+def run_through_app() -> None:
+    """Make a direct link to a page (/predict) go through app.py's navigation.
+
+    Streamlit treats a `pages/` folder as an old-style multipage app until st.navigation has
+    run once in the server process, so the very first visitor arriving on /predict would get
+    the bare page script without the app's navigation and layout. Switch and rerun instead.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 @st.cache_resource(show_spinner=False)
 def _dataset(data_dir: str | None) -> Dataset:
     # cache_resource, not cache_data: the arrays are shared, never copied per rerun.

@@ -6,8 +6,9 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import class_counts
 from fmnist_core.figures import class_balance_figure
 from fmnist_core.gallery import examples_per_class, tile, upscale
-from fmnist_core.ui import PAGES, dataset_or_stop
+from fmnist_core.ui import PAGES, dataset_or_stop, run_through_app
 
+run_through_app()
 st.title("Fashion-MNIST CNN Explorer")
 st.markdown(
     "See what convolutional networks learn on **Fashion-MNIST** (70,000 small grayscale "

@@ -4,7 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from fmnist_core.catalog import NEEDS_WEIGHTS, model_catalog
+from fmnist_core.ui import run_through_app
 
+run_through_app()
 st.title("Models")
 st.markdown(
     "Every CNN from the five tutorials, trained with the tutorial's own recipe. *Shipped* "

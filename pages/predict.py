@@ -4,10 +4,11 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.ui import classify_and_show, dataset_or_stop
+from fmnist_core.ui import classify_and_show, dataset_or_stop, run_through_app
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 
+run_through_app()
 st.title("Predict")
 st.markdown(
     "Give the models an image: draw one, upload photos, or pick one from the test set. "
