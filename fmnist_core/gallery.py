@@ -29,3 +29,25 @@ def tile(
 def examples_per_class(labels: np.ndarray, per_class: int, num_classes: int = 10) -> np.ndarray:
     """Indices of the first `per_class` images of every class: shape (num_classes, per_class)."""
     return np.stack([np.flatnonzero(labels == c)[:per_class] for c in range(num_classes)])
+
+
+def thumbnail(image: np.ndarray, side: int = 112, background: int = 235) -> np.ndarray:
+    """Any gray or RGB image fitted into a side x side square (for showing steps side by side).
+
+    Small images are enlarged by whole pixels so they stay crisp; large ones are reduced.
+    """
+    from PIL import Image
+
+    image = np.asarray(image, dtype=np.uint8)
+    h, w = image.shape[:2]
+    if max(h, w) <= side // 2:
+        image = upscale(image, side // max(h, w))
+    else:
+        pil = Image.fromarray(image)
+        pil.thumbnail((side, side), Image.Resampling.LANCZOS)
+        image = np.asarray(pil)
+    h, w = image.shape[:2]
+    out = np.full((side, side, *image.shape[2:]), background, dtype=np.uint8)
+    top, left = (side - h) // 2, (side - w) // 2
+    out[top : top + h, left : left + w] = image
+    return out

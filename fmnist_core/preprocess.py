@@ -167,7 +167,7 @@ def has_light_background(gray: np.ndarray) -> bool:
 
 
 def item_box(gray: np.ndarray, threshold: int | None = None) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right), exclusive ends, of pixels brighter than the (dark) background."""
+    """(top, bottom, left, right), exclusive ends, of the pixels that differ from the background."""
     border = _border(gray)
     background = float(np.median(border))
     if threshold is None:
@@ -176,17 +176,17 @@ def item_box(gray: np.ndarray, threshold: int | None = None) -> tuple[int, int, 
         # (median absolute deviation: robust when the item itself reaches the border)
         mad = float(np.median(np.abs(border - background)))
         threshold = float(np.clip(3 * 1.4826 * mad + 2, 2, ITEM_THRESHOLD))
-    mask = gray.astype(np.int16) > background + threshold
+    mask = np.abs(gray.astype(np.int16) - background) > threshold
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-def _pad_square(a: np.ndarray) -> np.ndarray:
+def _pad_square(a: np.ndarray, fill: int = 0) -> np.ndarray:
     h, w = a.shape
     side = max(h, w)
-    out = np.zeros((side, side), dtype=a.dtype)
+    out = np.full((side, side), fill, dtype=a.dtype)
     # an odd margin puts the extra pixel above / left of the item, as Fashion-MNIST's images do
     top, left = (side - h + 1) // 2, (side - w + 1) // 2
     out[top : top + h, left : left + w] = a
@@ -247,6 +247,6 @@ def preprocess(
         small = small.filter(ImageFilter.UnsharpMask(radius=1, percent=SHARPEN, threshold=0))
     resized = np.asarray(small, dtype=np.uint8)
     steps.append(Step("resized", resized, f"longest side 28 px ({new_w}x{new_h})"))
-    final = _pad_square(resized)
+    final = _pad_square(resized, fill=int(np.median(_border(gray))))
     steps.append(Step("final 28x28", final, "padded to a centred square"))
     return Preprocessed(final, steps, inverted=do_invert)

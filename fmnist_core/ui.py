@@ -11,7 +11,7 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import HOW_TO_GET, Dataset, load_dataset
 from fmnist_core.errors import DatasetError
 from fmnist_core.figures import probabilities_figure
-from fmnist_core.gallery import upscale
+from fmnist_core.gallery import thumbnail
 from fmnist_core.predict import Answer, Predictor, available_artifacts, consensus, models_disagree
 from fmnist_core.preprocess import Preprocessed, PreprocessError, preprocess
 
@@ -112,11 +112,8 @@ def show_steps(prep: Preprocessed) -> None:
     """The preprocessing path as a row of small images."""
     cols = st.columns(len(prep.steps))
     for col, step in zip(cols, prep.steps):
-        image = step.image
-        if image.shape[0] <= 56:  # keep small images crisp
-            image = upscale(image, max(1, 84 // image.shape[0]))
         caption = step.name + (f" ({step.note})" if step.note else "")
-        col.image(image, caption=caption, output_format="PNG", width=110)
+        col.image(thumbnail(step.image), caption=caption, output_format="PNG", width=112)
 
 
 def show_answers(answers: dict[str, Answer], true_label: int | None = None) -> None:

@@ -1,0 +1,141 @@
+"""Prediction: the core predictor, the CLI, the Predict page in AppTest and a real browser."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from fmnist_core import CLASS_NAMES
+from fmnist_core.predict import Predictor, available_artifacts, consensus, models_disagree
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    artifacts, problems = available_artifacts()
+    assert not problems
+    if not artifacts:
+        pytest.fail("no shipped model in assets/models")
+    return Predictor(artifacts)
+
+
+def test_predictor_answers_for_every_available_model(predictor, real_dataset):
+    answers = predictor(real_dataset.x_test[0])
+    assert list(answers) == [a.name for a in available_artifacts()[0]]
+    for a in answers.values():
+        assert a.probabilities.shape == (10,)
+        assert a.probabilities.sum() == pytest.approx(1.0, abs=1e-4)
+        assert len(a.top(3)) == 3 and a.top(3)[0][1] >= a.top(3)[1][1]
+    # the shipped models agree on the first test image, an easy ankle boot
+    assert consensus(answers) == ("Ankle boot", len(answers))
+    assert not models_disagree(answers)
+
+
+def test_predictor_matches_the_stored_test_probabilities(predictor, real_dataset):
+    for art in available_artifacts()[0]:
+        stored = art.test_probabilities()[:20]
+        for i in range(20):
+            live = predictor(real_dataset.x_test[i])[art.name].probabilities
+            np.testing.assert_allclose(live, stored[i], atol=2e-3)
+
+
+@pytest.fixture(scope="module")
+def image_files(real_dataset, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    good = folder / "boot.png"
+    Image.fromarray(255 - real_dataset.x_test[0]).resize((140, 140)).convert("RGB").save(good)
+    trouser = folder / "trouser.jpg"
+    Image.fromarray(255 - real_dataset.x_test[2]).resize((200, 200)).convert("RGB").save(trouser)
+    bad = folder / "notes.png"
+    bad.write_text("this is not a picture")
+    return good, trouser, bad
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "fmnist_core", "predict", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+def test_cli_predict_json_for_good_files(image_files):
+    good, trouser, _ = image_files
+    out = _cli("--json", str(good), str(trouser))
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert [r["image"] for r in result] == [str(good), str(trouser)]
+    names = [a.name for a in available_artifacts()[0]]
+    for r, expected in zip(result, ["Ankle boot", "Trouser"]):
+        assert list(r["models"]) == names
+        for answer in r["models"].values():
+            assert len(answer["probabilities"]) == 10
+            assert answer["class"] == CLASS_NAMES[answer["label"]]
+        votes = [a["class"] for a in r["models"].values()]
+        assert votes.count(expected) > len(votes) / 2
+
+
+def test_cli_predict_reports_unreadable_files_and_goes_on(image_files):
+    good, _, bad = image_files
+    out = _cli("--json", "--model", "strided3", str(bad), str(good), "/no/such/file.png")
+    assert out.returncode == 1
+    result = json.loads(out.stdout)
+    assert result[0] == {"image": str(bad), "error": result[0]["error"]}
+    assert "not an image" in result[0]["error"]
+    assert list(result[1]["models"]) == ["strided3"]
+    assert "error" in result[2] and "Traceback" not in out.stderr
+
+
+def test_predict_page_with_a_test_image(real_dataset):
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.switch_page("pages/predict.py").run()
+    assert not at.exception
+    at.number_input(key="test_index").set_value(2).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["Model"].tolist() == [a.name for a in available_artifacts()[0]]
+    assert set(table["Right?"]) <= {"yes", "no"}
+    assert all(col in table for col in ("#1", "#2", "#3", "Time (ms)"))
+    verdict = (at.success or at.warning)[0].value
+    assert f"The true class is **{CLASS_NAMES[real_dataset.y_test[2]]}**" in verdict
+    captions = [c for img in at.image for c in img.captions]
+    assert any(c.startswith("final 28x28") for c in captions)
+
+
+def _wait_for_answers(page, title: str):
+    page.get_by_role("heading", name=title).wait_for(timeout=90_000)
+    page.get_by_text("models say").or_(page.get_by_text("models disagree")).first.wait_for(
+        timeout=90_000
+    )
+
+
+@pytest.mark.browser
+def test_draw_and_upload_in_a_real_browser(streamlit_url, page, image_files, tmp_path):
+    page.goto(streamlit_url + "/predict", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Predict").wait_for(timeout=60_000)
+
+    page.get_by_role("radio", name="Draw").click()
+    canvas = page.locator("canvas").first
+    canvas.wait_for(timeout=60_000)
+    box = canvas.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.15
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for k in range(1, 15):  # a trouser-like stroke: down, across, down
+        page.mouse.move(x0 + (k > 7) * box["width"] * 0.3, y0 + box["height"] * 0.05 * k, steps=3)
+    page.mouse.up()
+    _wait_for_answers(page, "Your drawing")
+    page.screenshot(path=str(tmp_path / "draw.png"), full_page=True)
+
+    page.get_by_role("radio", name="Upload").click()
+    good, _, _ = image_files
+    page.locator("input[type='file']").set_input_files(str(good))
+    _wait_for_answers(page, good.name)
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
