@@ -7,13 +7,15 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from fmnist_core.artifacts import ArtifactError, find_artifact
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import HOW_TO_GET, Dataset, load_dataset
 from fmnist_core.errors import DatasetError
 from fmnist_core.figures import probabilities_figure
-from fmnist_core.gallery import thumbnail
+from fmnist_core.gallery import thumbnail, upscale
 from fmnist_core.predict import Answer, Predictor, available_artifacts, consensus, models_disagree
 from fmnist_core.preprocess import Preprocessed, PreprocessError, preprocess
+from fmnist_core.results import ModelResults
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,20 @@ PAGES = [
         ":material/model_training:",
         "Every tutorial's CNN: its recipe, whether it is trained, its test accuracy beside the "
         "accuracy the tutorial reported.",
+    ),
+    PageInfo(
+        "pages/compare.py",
+        "Compare models",
+        ":material/leaderboard:",
+        "A leaderboard against the tutorials' figures, learning curves, k-fold spread, "
+        "per-class accuracy, and accuracy against model size.",
+    ),
+    PageInfo(
+        "pages/confusion.py",
+        "Confusion matrix",
+        ":material/grid_on:",
+        "Where a model goes wrong: click any cell to see the test images behind it; compare "
+        "two models image by image.",
     ),
     PageInfo(
         "pages/predict.py",
@@ -155,3 +171,42 @@ def classify_and_show(
     answers = predictor(prep.image)
     st.session_state["last_prediction_image"] = prep.image  # other pages can place it
     show_answers(answers, true_label)
+
+
+# --------------------------------------------------------------------------- stored results
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _results(name: str, path: str, created: str | None) -> ModelResults:
+    art = find_artifact(name)
+    return ModelResults.from_artifact(art, dataset_or_stop().y_test)
+
+
+def trained_results() -> dict[str, ModelResults]:
+    """Stored test-set results of every trained or shipped model, loaded once per version."""
+    artifacts, problems = available_artifacts()
+    for name, problem in problems.items():
+        st.warning(f"**{name}** is damaged and was skipped: {problem}")
+    if not artifacts:
+        st.error("No trained model is available. Train one: `python -m fmnist_core train cnn1`.")
+        st.stop()
+    out = {}
+    for art in artifacts:
+        try:
+            out[art.name] = _results(art.name, str(art.path), art.manifest.get("created_utc"))
+        except (ArtifactError, ValueError) as e:
+            st.warning(f"**{art.name}**: {e}")
+    return out
+
+
+def image_grid(indices, images, captions, empty: str = "No images.") -> None:
+    """Test images as one grid of crisp thumbnails with captions."""
+    if len(indices) == 0:
+        st.caption(empty)
+        return
+    st.image(
+        [upscale(images[i], 3) for i in indices],
+        caption=list(captions),
+        output_format="PNG",
+        width=84,
+    )

@@ -29,7 +29,9 @@ def _as_user_photo(img: np.ndarray, rng, *, invert=True, scale=None, fmt="PNG", 
     big = Image.fromarray(src).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
     w, h = big.width + int(rng.integers(20, 200)), big.height + int(rng.integers(20, 200))
     canvas = Image.new("L", (w, h), 255 if invert else 0)
-    canvas.paste(big, (int(rng.integers(0, w - big.width + 1)), int(rng.integers(0, h - big.height + 1))))
+    canvas.paste(
+        big, (int(rng.integers(0, w - big.width + 1)), int(rng.integers(0, h - big.height + 1)))
+    )
     out = canvas.convert("RGB") if rgb else canvas
     buf = io.BytesIO()
     out.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
@@ -86,7 +88,14 @@ def test_manual_invert_override(sample):
 def test_every_step_is_returned(sample):
     result = preprocess(_as_user_photo(sample[5], np.random.default_rng(3)))
     names = [s.name for s in result.steps]
-    assert names == ["original", "grayscale", "inverted", "cropped to the item", "resized", "final 28x28"]
+    assert names == [
+        "original",
+        "grayscale",
+        "inverted",
+        "cropped to the item",
+        "resized",
+        "final 28x28",
+    ]
     assert result.steps[-1].image.shape == (28, 28)
     assert result.image.dtype == np.uint8
     assert result.model_input().shape == (1, 28, 28, 1)

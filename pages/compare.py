@@ -1,0 +1,100 @@
+"""Compare models: leaderboard, learning curves, k-fold spread, per-class accuracy, size."""
+
+import pandas as pd
+import streamlit as st
+
+from fmnist_core.catalog import model_catalog
+from fmnist_core.model_figures import (
+    accuracy_vs_params_figure,
+    kfold_figure,
+    learning_curves_figure,
+    per_class_accuracy_figure,
+)
+from fmnist_core.results import per_class_accuracy
+from fmnist_core.ui import run_through_app, trained_results
+
+run_through_app()
+st.title("Compare models")
+st.markdown(
+    "How the tutorials' models compare on the same 10,000 test images: what the tutorial "
+    "reported against what we measured, how they learned, and where each one is strong."
+)
+
+results = trained_results()
+catalog = {r["name"]: r for r in model_catalog() if r["name"] in results}
+
+st.subheader("Leaderboard")
+board = pd.DataFrame(
+    [
+        {
+            "Model": name,
+            "Tutorial": r["tutorial"][:3],
+            "Parameters": r["params"],
+            "Training (s)": r["training_seconds"],
+            "Epochs": r["epochs"],
+            "Augmented epochs": r["augment_epochs"],
+            "Test accuracy": r["test_accuracy"] * 100,
+            "Test loss": r["test_loss"],
+            "Tutorial reported": (r["reported_accuracy"] or 0) * 100 or None,
+            "Difference (points)": r["difference"] * 100 if r["difference"] is not None else None,
+        }
+        for name, r in catalog.items()
+    ]
+).sort_values("Test accuracy", ascending=False)
+st.dataframe(
+    board,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
+        "Tutorial reported": st.column_config.NumberColumn(format="%.2f%%"),
+        "Difference (points)": st.column_config.NumberColumn(format="%+.2f"),
+        "Test loss": st.column_config.NumberColumn(format="%.4f"),
+        "Parameters": st.column_config.NumberColumn(format="localized"),
+        "Training (s)": st.column_config.NumberColumn(format="%.0f"),
+    },
+)
+
+st.subheader("Learning curves")
+names = list(results)
+chosen = st.multiselect("Models", names, default=names[: min(4, len(names))], key="curve_models")
+left, right = st.columns([1, 2])
+metric = left.segmented_control(
+    "Metric", ["accuracy", "loss"], default="accuracy", key="curve_metric"
+)
+smoothing = right.slider("Smoothing", 0.0, 0.95, 0.0, 0.05, key="curve_smoothing")
+if chosen:
+    st.plotly_chart(
+        learning_curves_figure(
+            {n: results[n].manifest["history"] for n in chosen}, metric or "accuracy", smoothing
+        ),
+        width="stretch",
+    )
+    st.caption(
+        "Dashed: training; solid: validation; star: the epoch with the lowest validation loss; "
+        "dotted line: where the augmented epochs begin."
+    )
+
+folds = {
+    n: [f["val_accuracy"] for f in r.manifest["kfold"]["folds"]]
+    for n, r in results.items()
+    if r.manifest.get("kfold")
+}
+st.subheader("k-fold cross-validation")
+if folds:
+    st.plotly_chart(kfold_figure(folds), width="stretch")
+else:
+    st.caption(
+        "No model was trained with k-fold yet: `python -m fmnist_core train baseline --kfold 5`."
+    )
+
+st.subheader("Per-class accuracy")
+st.plotly_chart(
+    per_class_accuracy_figure(
+        {n: per_class_accuracy(results[n].confusion()) for n in (chosen or names)}
+    ),
+    width="stretch",
+)
+
+st.subheader("Accuracy against model size")
+st.plotly_chart(accuracy_vs_params_figure(list(catalog.values())), width="stretch")

@@ -1,0 +1,142 @@
+"""Confusion matrix: where a model goes wrong, with the images behind every cell."""
+
+import pandas as pd
+import streamlit as st
+
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.model_figures import confusion_figure
+from fmnist_core.results import (
+    matrix_csv,
+    misclassified_csv,
+    right_wrong,
+    row_normalised,
+    top_confusions,
+)
+from fmnist_core.ui import dataset_or_stop, image_grid, run_through_app, trained_results
+
+PAGE_SIZE = 100
+
+run_through_app()
+st.title("Confusion matrix")
+st.markdown(
+    "Rows are the true class, columns what the model predicted; the diagonal is right. "
+    "Click any cell (or pick it below the matrix) to see the test images behind it."
+)
+
+ds = dataset_or_stop()
+results = trained_results()
+names = list(results)
+best = max(names, key=lambda n: results[n].correct.mean())
+top, mode_col = st.columns([2, 1])
+model = top.selectbox("Model", names, index=names.index(best), key="cm_model")
+mode = mode_col.segmented_control("Show", ["Counts", "Row %"], default="Counts", key="cm_mode")
+r = results[model]
+cm = r.confusion()
+normalised = mode == "Row %"
+
+if "cm_true" not in st.session_state:  # open on the model's biggest confusion
+    first = top_confusions(cm, 1)[0]
+    st.session_state["cm_true"] = CLASS_NAMES[first.true]
+    st.session_state["cm_pred"] = CLASS_NAMES[first.predicted]
+
+
+def select_clicked_cell() -> None:
+    points = st.session_state["cm_chart"].selection.get("points", [])
+    if points:
+        st.session_state["cm_true"] = CLASS_NAMES[int(points[0]["y"])]
+        st.session_state["cm_pred"] = CLASS_NAMES[int(points[0]["x"])]
+
+
+true_c, pred_c = (
+    CLASS_NAMES.index(st.session_state["cm_true"]),
+    CLASS_NAMES.index(st.session_state["cm_pred"]),
+)
+left, right = st.columns([5, 4])
+with left:
+    st.plotly_chart(
+        confusion_figure(row_normalised(cm) if normalised else cm, normalised, (true_c, pred_c)),
+        on_select=select_clicked_cell,
+        selection_mode="points",
+        key="cm_chart",
+        config={"displayModeBar": False},
+        width="content",
+    )
+with right:
+    a, b = st.columns(2)
+    a.selectbox("True class", CLASS_NAMES, key="cm_true")
+    b.selectbox("Predicted class", CLASS_NAMES, key="cm_pred")
+    cell = r.cell(true_c, pred_c)
+    verdict = "right" if true_c == pred_c else "wrong"
+    st.markdown(
+        f"**{len(cell)} images** are {CLASS_NAMES[true_c]} and {model} said "
+        f"{CLASS_NAMES[pred_c]} ({verdict}); most confident first."
+    )
+    start = 0
+    if len(cell) > PAGE_SIZE:
+        pages = (len(cell) - 1) // PAGE_SIZE + 1
+        start = (st.number_input(f"Page (of {pages})", 1, pages, 1, key="cm_page") - 1) * PAGE_SIZE
+    shown = cell[start : start + PAGE_SIZE]
+    image_grid(shown, ds.x_test, [f"#{i} {r.confidence[i]:.0%}" for i in shown])
+
+st.subheader("Precision, recall and F1 per class")
+scores = r.scores()
+st.dataframe(
+    pd.DataFrame(
+        [{"Class": c, **{k.capitalize(): v for k, v in s.items()}} for c, s in scores.items()]
+    ),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        k: st.column_config.NumberColumn(format="%.3f") for k in ("Precision", "Recall", "F1")
+    },
+)
+
+st.subheader("The biggest confusions")
+for c in top_confusions(cm, 5):
+    st.markdown(f"- **{c.sentence()}**")
+    examples = r.cell(c.true, c.predicted)[:3]
+    image_grid(
+        examples,
+        ds.x_test,
+        [f"#{i} {r.confidence[i]:.0%} {CLASS_NAMES[c.predicted]}" for i in examples],
+    )
+
+st.subheader("Two models side by side")
+others = [n for n in names if n != model]
+if others:
+    other = st.selectbox("Compare with", others, key="cm_other")
+    o = results[other]
+    diff_col, grids = st.columns([5, 4])
+    with diff_col:
+        st.plotly_chart(
+            confusion_figure(
+                o.confusion() - cm, False, None, f"{other} minus {model} (counts)", diverging=True
+            ),
+            config={"displayModeBar": False},
+            key="cm_diff",
+            width="content",
+        )
+        st.caption(
+            "Blue: more images in that cell for the second model; red: fewer. More on the diagonal is better."
+        )
+    with grids:
+        mine, theirs = right_wrong(r, o)
+        st.markdown(f"**{model} right, {other} wrong: {len(mine)} images**")
+        image_grid(
+            mine[:30], ds.x_test, [f"#{i} {other}: {CLASS_NAMES[o.y_pred[i]]}" for i in mine[:30]]
+        )
+        st.markdown(f"**{other} right, {model} wrong: {len(theirs)} images**")
+        image_grid(
+            theirs[:30],
+            ds.x_test,
+            [f"#{i} {model}: {CLASS_NAMES[r.y_pred[i]]}" for i in theirs[:30]],
+        )
+
+st.subheader("Downloads")
+d1, d2 = st.columns(2)
+d1.download_button(
+    "Confusion matrix (CSV)", matrix_csv(cm), f"{model}-confusion-matrix.csv", "text/csv"
+)
+d2.download_button(
+    "Misclassified images (CSV)", misclassified_csv(r), f"{model}-misclassified.csv", "text/csv"
+)
