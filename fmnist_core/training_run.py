@@ -137,7 +137,8 @@ def run_training(
     )
     if progress is not None:
         progress({"event": "evaluate"})
-    probs = predict_probabilities(result.model, ds.x_test)
+    # Scored as stored (float16), so the manifest and every page count the same predictions.
+    probs = predict_probabilities(result.model, ds.x_test).astype(np.float16)
     scores = evaluate_probabilities(probs, ds.y_test)
 
     manifest: dict[str, Any] = {
