@@ -14,7 +14,8 @@ from fmnist_core.results import (
 )
 from fmnist_core.ui import dataset_or_stop, image_grid, run_through_app, trained_results
 
-PAGE_SIZE = 100
+PAGE_SIZE = 40
+SIDE_BY_SIDE = 20
 
 run_through_app()
 st.title("Confusion matrix")
@@ -103,7 +104,7 @@ for c in top_confusions(cm, 5):
 
 st.subheader("Two models side by side")
 others = [n for n in names if n != model]
-if others:
+if others and st.toggle("Compare with another model", key="cm_compare"):
     other = st.selectbox("Compare with", others, key="cm_other")
     o = results[other]
     diff_col, grids = st.columns([5, 4])
@@ -123,13 +124,15 @@ if others:
         mine, theirs = right_wrong(r, o)
         st.markdown(f"**{model} right, {other} wrong: {len(mine)} images**")
         image_grid(
-            mine[:30], ds.x_test, [f"#{i} {other}: {CLASS_NAMES[o.y_pred[i]]}" for i in mine[:30]]
+            mine[:SIDE_BY_SIDE],
+            ds.x_test,
+            [f"#{i} {other}: {CLASS_NAMES[o.y_pred[i]]}" for i in mine[:SIDE_BY_SIDE]],
         )
         st.markdown(f"**{other} right, {model} wrong: {len(theirs)} images**")
         image_grid(
-            theirs[:30],
+            theirs[:SIDE_BY_SIDE],
             ds.x_test,
-            [f"#{i} {model}: {CLASS_NAMES[r.y_pred[i]]}" for i in theirs[:30]],
+            [f"#{i} {model}: {CLASS_NAMES[r.y_pred[i]]}" for i in theirs[:SIDE_BY_SIDE]],
         )
 
 st.subheader("Downloads")

@@ -24,7 +24,9 @@ for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.star
     before = art.manifest["test_accuracy"]
     manifest = {**art.manifest, **scores}
     if manifest.get("reported_accuracy") is not None:
-        manifest["accuracy_vs_reported"] = round(scores["test_accuracy"] - manifest["reported_accuracy"], 5)
+        manifest["accuracy_vs_reported"] = round(
+            scores["test_accuracy"] - manifest["reported_accuracy"], 5
+        )
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         json.dump(manifest, f, indent=1)
