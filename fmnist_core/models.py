@@ -7,7 +7,6 @@ saved .keras file needs nothing from this package to load and predict.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -383,8 +382,3 @@ def twoconv():
             ("dense", 32),
         ],
     )
-
-
-def shear_factor_from_degrees(degrees: float) -> float:
-    """ImageDataGenerator's shear_range is an angle in degrees; Keras 3 layers take tan(angle)."""
-    return math.tan(math.radians(degrees))
