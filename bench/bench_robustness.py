@@ -10,11 +10,10 @@ import io
 import numpy as np
 from PIL import Image
 
-from fmnist_core.data import load_dataset
+from fmnist_core.data import load_dataset, stratified_subset
 from fmnist_core.evaluate import predict_probabilities
 from fmnist_core.predict import available_artifacts
 from fmnist_core.preprocess import preprocess
-from fmnist_core.training_run import stratified_subset
 
 N = 2000
 ds = load_dataset()

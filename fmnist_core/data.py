@@ -428,6 +428,14 @@ def stratified_split(
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
+def stratified_subset(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """n indices with the classes in their original proportions (sorted)."""
+    if n >= len(labels):
+        return np.arange(len(labels))
+    _, keep = stratified_split(labels, val_fraction=n / len(labels), seed=seed)
+    return keep
+
+
 def class_counts(labels: np.ndarray) -> np.ndarray:
     return np.bincount(labels, minlength=NUM_CLASSES)
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fmnist_core.artifacts import Artifact, save_artifact
-from fmnist_core.data import load_dataset, stratified_split
+from fmnist_core.data import load_dataset, stratified_split, stratified_subset
 from fmnist_core.evaluate import evaluate_probabilities, predict_probabilities
 from fmnist_core.models import get_spec
 from fmnist_core.train import ProgressFn, cross_validate, fit
@@ -35,14 +35,6 @@ class TrainOptions:
     weights: str | None = None  # VGG19: a local weights file instead of Keras' ImageNet download
     image_size: int | None = None  # VGG19 input size
     note: str = ""  # why the run departs from the recipe, kept in the manifest
-
-
-def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """n indices with the classes in their original proportions (sorted)."""
-    if n >= len(labels):
-        return np.arange(len(labels))
-    _, keep = stratified_split(labels, val_fraction=n / len(labels), seed=seed)
-    return keep
 
 
 def library_versions() -> dict[str, str]:

@@ -5,11 +5,22 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 
 from fmnist_core.artifacts import ArtifactError, find_artifact
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import HOW_TO_GET, Dataset, load_dataset
+from fmnist_core.embed import (
+    Embedding,
+    EmbedRequest,
+    cache_key,
+    compute_features,
+    embed,
+    images_for,
+    load_cached_embedding,
+    subset_indices,
+)
 from fmnist_core.errors import DatasetError
 from fmnist_core.figures import probabilities_figure
 from fmnist_core.gallery import thumbnail
@@ -57,6 +68,13 @@ PAGES = [
         ":material/grid_on:",
         "Where a model goes wrong: click any cell to see the test images behind it; compare "
         "two models image by image.",
+    ),
+    PageInfo(
+        "pages/embeddings.py",
+        "Embeddings",
+        ":material/scatter_plot:",
+        "The test images as a map (PCA, t-SNE, UMAP or a custom axis, 2D or 3D) from raw pixels "
+        "or what a model learned; select points to see their images.",
     ),
     PageInfo(
         "pages/predict.py",
@@ -210,3 +228,44 @@ def image_grid(indices, images, captions, empty: str = "No images.") -> None:
         return
     st.html("<style>[data-testid='stImage'] img {image-rendering: pixelated;}</style>")
     st.image([images[i] for i in indices], caption=list(captions), output_format="PNG", width=84)
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+class _NotOnDisk(Exception):
+    """Raised, not returned, so that Streamlit does not cache the miss."""
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _loaded_embedding(key: str, request: EmbedRequest) -> Embedding:
+    found = load_cached_embedding(request, key)
+    if found is None:
+        raise _NotOnDisk
+    return found
+
+
+def cached_embedding(request: EmbedRequest) -> Embedding | None:
+    """The embedding if it is on disk (user cache or shipped), held in memory once loaded."""
+    try:
+        return _loaded_embedding(cache_key(request), request)
+    except _NotOnDisk:
+        return None
+
+
+def compute_embedding_with_progress(request: EmbedRequest) -> Embedding:
+    bar = st.progress(0.0, text=f"{request.method.upper()}: starting")
+
+    def report(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=f"{request.method.upper()}: {message}")
+
+    emb = embed(request, progress=report, dataset=dataset_or_stop())
+    bar.empty()
+    return emb
+
+
+@st.cache_resource(show_spinner="Computing features for the neighbour search...", max_entries=4)
+def embedding_features(source: str, fingerprint: str, n: int, seed: int) -> np.ndarray:
+    ds = dataset_or_stop()
+    images, _ = images_for(subset_indices(ds.y_test, n, seed), ds, n)
+    return compute_features(source, images)[0]

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from fmnist_core import train as engine
+from fmnist_core.data import stratified_subset
 from fmnist_core.models import ModelSpec, get_spec
-from fmnist_core.training_run import TrainOptions, run_training, stratified_subset
+from fmnist_core.training_run import TrainOptions, run_training
 
 ROOT = Path(__file__).resolve().parent.parent
 
