@@ -212,6 +212,38 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from fmnist_core.embed import embed, make_request
+
+    params = {}
+    if args.perplexity is not None:
+        params["perplexity"] = args.perplexity
+    if args.n_neighbors is not None:
+        params["n_neighbors"] = args.n_neighbors
+    if args.min_dist is not None:
+        params["min_dist"] = args.min_dist
+    if args.method == "custom":
+        params.update(class_a=args.class_a, class_b=args.class_b)
+    req = make_request(args.source, args.method, args.n, args.dims, args.seed, **params)
+    with tqdm(total=100, desc=f"{args.method} of {args.n:,} images", unit="%", disable=None) as bar:
+
+        def progress(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message)
+            bar.update(max(0, round(fraction * 100) - bar.n))
+
+        emb = embed(req, progress=progress, use_cache=not args.no_cache)
+    text = emb.to_csv()
+    if args.out:
+        Path(args.out).write_text(text)
+        how = "from the cache" if emb.from_cache else f"in {emb.info.get('seconds', 0):.1f} s"
+        print(f"{len(emb.coords):,} points ({how}) written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fmnist_core", description="Fashion-MNIST CNN explorer: the command line."
@@ -258,6 +290,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("embed", help="2-D or 3-D embedding of test images, as CSV")
+    p.add_argument("--source", default="pixels", help="pixels, or a trained model's name")
+    p.add_argument("--method", choices=["pca", "tsne", "umap", "custom"], default="pca")
+    p.add_argument("--n", type=int, default=5000, help="images: 1000-10000, or 70000 (PCA, UMAP)")
+    p.add_argument("--dims", type=int, choices=[2, 3], default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--perplexity", type=float, help="t-SNE")
+    p.add_argument("--n-neighbors", type=int, help="UMAP")
+    p.add_argument("--min-dist", type=float, help="UMAP")
+    p.add_argument("--class-a", type=int, default=6, help="custom axis: from this class (6 Shirt)")
+    p.add_argument(
+        "--class-b", type=int, default=0, help="custom axis: to this class (0 T-shirt/top)"
+    )
+    p.add_argument("--no-cache", action="store_true", help="compute even if cached")
+    p.add_argument("--out", help="CSV file (default: standard output)")
+    p.set_defaults(func=cmd_embed)
     return parser
 
 

@@ -369,7 +369,7 @@ def embed(
     req.validate()
     progress = progress or (lambda fraction, message: None)
     key = cache_key(req)
-    if use_cache:
+    if use_cache and save_to is None:  # save_to: build that folder afresh (shipped defaults)
         cached = load_cached_embedding(req, key)
         if cached is not None:
             progress(1.0, "from the cache")
@@ -395,7 +395,7 @@ def embed(
         None if probs is None else probs.argmax(1).astype(np.uint8),
         None if probs is None else probs.max(1).astype(np.float32), info,
     )  # fmt: skip
-    if use_cache:
+    if use_cache or save_to is not None:
         # a read-only cache folder costs speed next time, nothing else
         with contextlib.suppress(OSError):
             _save(emb, save_to or user_embeddings_dir(), key)
