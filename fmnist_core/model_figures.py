@@ -58,7 +58,8 @@ def learning_curves_figure(
             fig.add_vline(x=augment - 0.5, line=dict(color=color, dash="dot", width=1),
                           annotation_text=f"{name}: augmentation", annotation_position="top left",
                           annotation_font_size=10)  # fmt: skip
-    fig.update_xaxes(title="epoch")
+    last = max((h["epoch"] for hist in histories.values() for h in hist), default=1)
+    fig.update_xaxes(title="epoch", tick0=1, dtick=max(1, -(-last // 12)))  # whole epochs only
     fig.update_yaxes(title=metric, tickformat=".0%" if metric == "accuracy" else None)
     return _layout(fig, 420)
 

@@ -77,6 +77,13 @@ PAGES = [
         "or what a model learned; select points to see their images.",
     ),
     PageInfo(
+        "pages/train.py",
+        "Train",
+        ":material/exercise:",
+        "Train any tutorial's model from the browser and watch it learn, live; the result "
+        "appears on every page.",
+    ),
+    PageInfo(
         "pages/predict.py",
         "Predict",
         ":material/draw:",

@@ -1,0 +1,272 @@
+"""Background training jobs: one at a time per cache folder, with live progress on disk.
+
+A job is a separate process (`python -m fmnist_core.jobs`) running the same `run_training`
+as the CLI. It holds `<cache>/training.lock` (owner, model, pid) while it runs and writes its
+progress to `<cache>/training-status.json`, so any page, any user and a reloaded browser see
+the same job. Cancelling is a file the job looks for between batches. A lock whose process
+has died is stale and is cleared by the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from fmnist_core.errors import FmnistError
+from fmnist_core.paths import cache_dir
+
+LOCK_FILE = "training.lock"
+STATUS_FILE = "training-status.json"
+CANCEL_FILE = "training.cancel"
+ACTIVE = ("starting", "running")
+
+
+class JobBusy(FmnistError):
+    """Another training job holds the lock."""
+
+
+def _path(name: str) -> Path:
+    return cache_dir() / name
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)  # readers never see half a file
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped) is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+_CHILDREN: list[subprocess.Popen] = []  # jobs started by this process, reaped when they end
+
+
+def read_lock() -> dict | None:
+    """The current lock if its process is alive; a stale lock is removed and None returned."""
+    for child in list(_CHILDREN):
+        if child.poll() is not None:
+            _CHILDREN.remove(child)
+    lock = _read_json(_path(LOCK_FILE))
+    if lock is None:
+        if _path(LOCK_FILE).exists():  # unreadable: written by a process killed mid-write
+            age = time.time() - _path(LOCK_FILE).stat().st_mtime
+            if age > 30:
+                _path(LOCK_FILE).unlink(missing_ok=True)
+        return None
+    if not _alive(int(lock.get("pid", -1))):
+        _path(LOCK_FILE).unlink(missing_ok=True)
+        status = read_status()
+        if status and status.get("state") in ACTIVE and status.get("pid") == lock.get("pid"):
+            _write_json(_path(STATUS_FILE), {**status, "state": "failed",
+                                             "error": "the training process stopped unexpectedly"})  # fmt: skip
+        return None
+    return lock
+
+
+def read_status() -> dict | None:
+    return _read_json(_path(STATUS_FILE))
+
+
+def busy_message(lock: dict, status: dict | None) -> str:
+    progress = ""
+    if status and status.get("pid") == lock.get("pid") and status.get("epochs"):
+        progress = f": epoch {status.get('epoch', 0)} of {status['epochs']} ({status.get('fraction', 0):.0%})"
+    return f"{lock.get('owner') or 'Someone'} is training {lock.get('model')}{progress}. One training at a time: try again when it finishes."
+
+
+def start_job(model: str, options: dict[str, Any], owner: str = "") -> dict:
+    """Start a training process; raise JobBusy if one is running. Returns the initial status."""
+    from fmnist_core.models import get_spec
+
+    get_spec(model)  # unknown names fail here, not in the background
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    job = {"model": model, "options": options, "owner": owner or "someone", "started": time.time()}
+    # Take the lock here, before the child starts: a second click during the seconds the
+    # child spends importing TensorFlow must already find it taken.
+    _create_lock({"pid": os.getpid(), "owner": job["owner"], "model": model, "since": time.time()})
+    _path(CANCEL_FILE).unlink(missing_ok=True)
+    try:
+        log = open(cache_dir() / "training.log", "wb")  # noqa: SIM115 - handed to the child
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fmnist_core.jobs", json.dumps(job)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent),
+                                                              os.environ.get("PYTHONPATH", "")])},
+        )  # fmt: skip
+        log.close()
+    except BaseException:
+        _path(LOCK_FILE).unlink(missing_ok=True)
+        raise
+    _CHILDREN.append(proc)
+    _write_json(
+        _path(LOCK_FILE),
+        {"pid": proc.pid, "owner": job["owner"], "model": model, "since": time.time()},
+    )
+    status = {**job, "pid": proc.pid, "state": "starting", "fraction": 0.0, "history": [],
+              "updated": time.time()}  # fmt: skip
+    _write_json(_path(STATUS_FILE), status)
+    return status
+
+
+def cancel_job() -> None:
+    if read_lock() is not None:
+        _path(CANCEL_FILE).touch()
+
+
+def wait_for_job(timeout: float = 600, poll: float = 0.5) -> dict:
+    """Block until the current job is no longer active (for tests and scripts)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = read_status() or {}
+        if status.get("state") not in ACTIVE:
+            return status
+        if status.get("state") == "running" or time.time() - status.get("started", 0) > 5:
+            read_lock()  # clears the lock (and marks the job failed) if its process died
+        time.sleep(poll)
+    raise TimeoutError("the training job did not finish in time")
+
+
+# --------------------------------------------------------------------------- the job process
+
+
+def _create_lock(lock: dict) -> None:
+    """Create the lock file atomically (O_EXCL); clear a stale one once; else JobBusy."""
+    for _ in range(2):
+        try:
+            fd = os.open(_path(LOCK_FILE), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if read_lock() is None:  # stale: cleared, try once more
+                continue
+            raise JobBusy(busy_message(_read_json(_path(LOCK_FILE)) or {}, read_status())) from None
+        with os.fdopen(fd, "w") as f:
+            json.dump(lock, f)
+        return
+    raise JobBusy("could not take the training lock")
+
+
+def _take_lock(job: dict) -> None:
+    """In the job process: the lock start_job took for us, or a fresh one if run directly."""
+    for _ in range(50):  # start_job writes our pid into its lock right after starting us
+        lock = _read_json(_path(LOCK_FILE))
+        if lock is not None and lock.get("pid") == os.getpid():
+            return
+        if lock is None or lock.get("pid") != os.getppid():
+            break
+        time.sleep(0.1)
+    _create_lock(
+        {"pid": os.getpid(), "owner": job["owner"], "model": job["model"], "since": time.time()}
+    )
+
+
+def run_job(job: dict) -> int:
+    from fmnist_core.train import TrainingCancelled, device_description
+    from fmnist_core.training_run import TrainOptions, run_training
+
+    _take_lock(job)
+    status = {**job, "pid": os.getpid(), "state": "running", "fraction": 0.0, "history": [],
+              "device": device_description(), "updated": time.time()}  # fmt: skip
+    _write_json(_path(STATUS_FILE), status)
+    last_write = 0.0
+    last_check = 0.0
+    cancelled = False
+    run_start = time.time()
+
+    def progress(event: dict) -> None:
+        nonlocal last_write
+        kind = event.get("event")
+        if kind == "batch":
+            epochs, batches = event["epochs"], event["batches"]
+            folds = event.get("folds", 0)
+            done = (event["epoch"] - 1 + event["batch"] / batches) / epochs
+            if folds:  # k folds, then the final fit: k + 1 equal parts
+                done = (event["fold"] - 1 + done) / (folds + 1)
+            elif job["options"].get("kfold"):
+                k = job["options"]["kfold"]
+                done = (k + done) / (k + 1)
+            status.update(epoch=event["epoch"], epochs=epochs, batch=event["batch"], batches=batches,
+                          fold=event.get("fold"), folds=folds, phase=event["phase"],
+                          fraction=done, logs=event["logs"])  # fmt: skip
+            elapsed = time.time() - run_start
+            status["eta_seconds"] = elapsed / done * (1 - done) if done > 0.02 else None
+        elif kind == "epoch" and not event.get("fold"):
+            status["history"].append(event["logs"])
+        elif kind in ("evaluate", "save"):
+            status["phase"] = "evaluating" if kind == "evaluate" else "saving"
+        now = time.time()
+        if kind != "batch" or now - last_write > 0.5:
+            status["updated"] = now
+            _write_json(_path(STATUS_FILE), status)
+            last_write = now
+
+    def should_stop() -> bool:
+        nonlocal last_check, cancelled
+        now = time.time()
+        if now - last_check > 0.2:
+            last_check = now
+            cancelled = _path(CANCEL_FILE).exists()
+        return cancelled
+
+    try:
+        fields = set(TrainOptions.__dataclass_fields__)
+        opts = TrainOptions(**{k: v for k, v in job["options"].items() if k in fields})
+        art = run_training(job["model"], opts, progress=progress, should_stop=should_stop)
+        status.update(state="finished", fraction=1.0, artifact=str(art.path),
+                      test_accuracy=art.manifest["test_accuracy"],
+                      training_seconds=art.manifest["training_seconds"])  # fmt: skip
+        code = 0
+    except TrainingCancelled:
+        status.update(state="cancelled")
+        code = 0
+    except FmnistError as e:
+        status.update(state="failed", error=str(e))
+        code = 1
+    except Exception as e:  # reported to the page as one sentence; the log has the details
+        status.update(state="failed", error=f"{type(e).__name__}: {e}")
+        code = 1
+    finally:
+        status["updated"] = time.time()
+        _write_json(_path(STATUS_FILE), status)
+        _path(CANCEL_FILE).unlink(missing_ok=True)
+        _path(LOCK_FILE).unlink(missing_ok=True)
+    return code
+
+
+def default_options(model: str) -> dict[str, Any]:
+    """Settings that finish in about a minute on a CPU: a subset, few epochs."""
+    from fmnist_core.models import get_spec
+    from fmnist_core.training_run import TrainOptions
+
+    recipe = get_spec(model).recipe
+    return {**asdict(TrainOptions()), "epochs": min(recipe.epochs, 5), "augment_epochs": 0,
+            "batch_size": recipe.batch_size, "kfold": 0, "limit": 10_000}  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(run_job(json.loads(sys.argv[1])))

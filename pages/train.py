@@ -1,0 +1,128 @@
+"""Train: train a registry model from the browser and watch it learn, live."""
+
+import time
+
+import streamlit as st
+
+from fmnist_core import jobs
+from fmnist_core.errors import FmnistError
+from fmnist_core.model_figures import learning_curves_figure
+from fmnist_core.models import get_spec, list_models
+from fmnist_core.ui import run_through_app
+
+run_through_app()
+st.title("Train")
+st.markdown(
+    "Train any of the tutorials' models on the real data and watch the loss fall and the "
+    "accuracy rise, epoch by epoch. The defaults finish in about a minute on a CPU; the "
+    "finished model appears on every page at once. One training runs at a time."
+)
+
+
+def settings_form(lock) -> None:
+    names = [n for n in list_models() if not get_spec(n).needs_pretrained_weights]
+    model = st.selectbox(
+        "Model", names, key="train_model", format_func=lambda n: f"{n}: {get_spec(n).description}"
+    )
+    defaults = jobs.default_options(model)
+    recipe = get_spec(model).recipe
+    st.caption(
+        f"The tutorial's recipe: {recipe.epochs} epochs"
+        + (f" + {recipe.augment_epochs} augmented" if recipe.augment_epochs else "")
+        + f", batch {recipe.batch_size}, {recipe.optimizer}"
+        + (f", {recipe.kfold}-fold cross-validation" if recipe.kfold else "")
+        + ". The defaults below are a quick version of it."
+    )
+    with st.form("train_form"):
+        c1, c2, c3 = st.columns(3)
+        epochs = c1.number_input("Epochs", 1, 200, defaults["epochs"])
+        augment = c1.number_input("Augmented epochs", 0, 200, defaults["augment_epochs"],
+                                  help="Extra epochs on rotated, shifted, zoomed images (tutorial 000)")  # fmt: skip
+        batch = c2.select_slider(
+            "Batch size", [16, 32, 64, 128, 256, 512, 1024], defaults["batch_size"]
+        )
+        limit = c2.select_slider(
+            "Training images", [1000, 2000, 5000, 10000, 20000, 60000], defaults["limit"]
+        )
+        kfold = c3.number_input("k-fold (0 = off)", 0, 10, 0)
+        seed = c3.number_input("Seed", 0, 10_000, 0)
+        owner = st.text_input("Your name (shown to others while you train)", key="train_owner")
+        start = st.form_submit_button("Start training", type="primary", disabled=lock is not None)
+    if start:
+        if kfold == 1:
+            st.error("k-fold needs at least 2 folds (or 0 for none).")
+            return
+        options = {**defaults, "epochs": int(epochs), "augment_epochs": int(augment),
+                   "batch_size": int(batch), "limit": None if limit >= 60000 else int(limit),
+                   "kfold": int(kfold), "seed": int(seed)}  # fmt: skip
+        try:
+            jobs.start_job(model, options, owner.strip())
+            st.session_state["train_mine"] = True
+        except FmnistError as e:
+            st.error(str(e))
+            return
+        st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def live_progress() -> None:
+    """Re-drawn every second from the job's status file: any user, any reload sees the same."""
+    lock = jobs.read_lock()
+    status = jobs.read_status()
+    if status is None:
+        st.info("No training has run yet on this machine.")
+        return
+    state = status.get("state")
+    model = status.get("model")
+    who = status.get("owner") or "someone"
+    if state in jobs.ACTIVE and lock is not None:
+        fraction = float(status.get("fraction") or 0.0)
+        eta = status.get("eta_seconds")
+        detail = "starting (loading TensorFlow and the data)" if state == "starting" else (
+            f"epoch {status.get('epoch')} of {status.get('epochs')}, batch {status.get('batch')} of "
+            f"{status.get('batches')}" + (f", fold {status['fold']} of {status['folds']}" if status.get("fold") else "")
+            + (f" ({status.get('phase')})" if status.get("phase") else "")
+        )  # fmt: skip
+        st.markdown(f"**{who}** is training **{model}** on {status.get('device', 'the CPU')}")
+        st.progress(
+            min(fraction, 1.0),
+            text=f"{fraction:.0%}: {detail}" + (f", about {eta:.0f} s left" if eta else ""),
+        )
+        logs = status.get("logs") or {}
+        if logs:
+            cols = st.columns(4)
+            cols[0].metric("loss", f"{logs.get('loss', 0):.4f}")
+            cols[1].metric("accuracy", f"{logs.get('accuracy', 0):.2%}")
+            last = (status.get("history") or [{}])[-1]
+            if "val_accuracy" in last:
+                cols[2].metric("validation loss", f"{last['val_loss']:.4f}")
+                cols[3].metric("validation accuracy", f"{last['val_accuracy']:.2%}")
+        if st.button("Cancel training", key="train_cancel"):
+            jobs.cancel_job()
+            st.toast("Cancelling: training stops within a few seconds and saves nothing.")
+    elif state == "finished":
+        st.success(
+            f"**{model}** finished ({who}): test accuracy **{status.get('test_accuracy', 0):.2%}** after "
+            f"{status.get('training_seconds', 0):.0f} s on {status.get('device', 'the CPU')}. It is on every page now."
+        )
+    elif state == "cancelled":
+        st.warning(f"Training of **{model}** was cancelled; nothing was saved.")
+    elif state == "failed":
+        st.error(f"Training of **{model}** failed: {status.get('error')}")
+    history = status.get("history") or []
+    if history:
+        left, right = st.columns(2)
+        left.plotly_chart(
+            learning_curves_figure({model: history}, "accuracy"), key="train_curve_acc"
+        )
+        right.plotly_chart(learning_curves_figure({model: history}, "loss"), key="train_curve_loss")
+    if (state not in jobs.ACTIVE) and st.session_state.pop("train_mine", False):
+        time.sleep(0.1)
+        st.rerun()  # re-enable the form for the next training
+
+
+lock = jobs.read_lock()
+if lock is not None:
+    st.info(jobs.busy_message(lock, jobs.read_status()))
+settings_form(lock)
+live_progress()
