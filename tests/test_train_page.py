@@ -1,0 +1,129 @@
+"""Training from the app: background jobs, one at a time, cancel, stale locks, the Train page."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fmnist_core import jobs
+from fmnist_core.artifacts import user_models_dir
+from fmnist_core.catalog import model_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "train.py")
+
+
+@pytest.fixture()
+def job_cache(real_dataset, isolated_cache):
+    """An empty cache folder holding only the converted dataset (so jobs start quickly)."""
+    from fmnist_core.data import load_dataset
+
+    load_dataset()
+    yield isolated_cache
+    lock = jobs.read_lock()
+    if lock is not None:  # never leave a job running after a test
+        jobs.cancel_job()
+        jobs.wait_for_job(120)
+
+
+def quick(**kw):
+    return {**jobs.default_options("baseline"), "epochs": 1, "limit": 1000, **kw}
+
+
+def test_train_page_runs_a_job_to_the_end_and_the_model_appears(job_cache):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception
+    at.selectbox(key="train_model").set_value("twoconv").run()
+    at.number_input[0].set_value(1)
+    at.select_slider[1].set_value(1000)
+    at.text_input(key="train_owner").set_value("Ms Lovelace")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Ms Lovelace is training twoconv" in at.info[0].value
+    status = jobs.wait_for_job(180)
+    assert status["state"] == "finished", status
+    assert status["history"] and status["device"] == "CPU"
+    at.run()
+    assert "**twoconv** finished (Ms Lovelace)" in at.success[0].value
+    row = next(r for r in model_catalog() if r["name"] == "twoconv")
+    assert row["status"] == "trained" and row["path"].startswith(str(user_models_dir()))
+    assert row["test_accuracy"] == pytest.approx(status["test_accuracy"])
+
+
+def test_a_second_job_is_refused_with_who_and_how_far(job_cache):
+    jobs.start_job("baseline", quick(epochs=3), owner="first user")
+    with pytest.raises(jobs.JobBusy, match="first user is training baseline"):
+        jobs.start_job("cnn1", quick(), owner="second user")
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert "first user is training baseline" in at.info[0].value
+    assert at.button[0].disabled  # the start button, while someone else trains
+    assert jobs.wait_for_job(180)["state"] == "finished"
+
+
+def test_cancel_stops_the_job_and_saves_nothing(job_cache):
+    jobs.start_job("baseline", quick(epochs=50, limit=10000), owner="canceller")
+    import time
+
+    deadline = time.time() + 120
+    while (jobs.read_status() or {}).get("batch") is None and time.time() < deadline:
+        time.sleep(0.3)  # wait until it is really training
+    jobs.cancel_job()
+    status = jobs.wait_for_job(60)
+    assert status["state"] == "cancelled"
+    assert status["epoch"] < 50
+    assert not (user_models_dir() / "baseline").exists()
+    assert jobs.read_lock() is None
+
+
+def test_a_stale_lock_from_a_dead_process_is_recovered(job_cache):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (job_cache / jobs.LOCK_FILE).write_text(
+        json.dumps({"pid": dead.pid, "owner": "ghost", "model": "cnn4"})
+    )
+    (job_cache / jobs.STATUS_FILE).write_text(
+        json.dumps({"pid": dead.pid, "state": "running", "model": "cnn4"})
+    )
+    assert jobs.read_lock() is None  # the dead owner's lock is cleared...
+    assert jobs.read_status()["state"] == "failed"  # ...and its job reported as failed
+    jobs.start_job("baseline", quick(), owner="next")  # and a new job can start
+    assert jobs.wait_for_job(180)["state"] == "finished"
+
+
+def test_a_crashed_job_releases_its_lock(job_cache):
+    jobs.start_job("baseline", quick(epochs=50, limit=10000), owner="crash")
+    import signal
+    import time
+
+    deadline = time.time() + 120
+    while (jobs.read_status() or {}).get("state") != "running" and time.time() < deadline:
+        time.sleep(0.3)
+    os.kill(jobs.read_status()["pid"], signal.SIGKILL)
+    status = jobs.wait_for_job(60)
+    assert status["state"] == "failed" and "stopped unexpectedly" in status["error"]
+    assert jobs.read_lock() is None
+    assert not (user_models_dir() / "baseline").exists()
+
+
+@pytest.mark.browser
+def test_train_in_a_real_browser(streamlit_url, page):
+    """Against the server's own cache folder (the session's), as a user would."""
+    page.goto(streamlit_url + "/train", wait_until="domcontentloaded")
+    page.get_by_role("button", name="Start training").wait_for(timeout=90_000)
+    page.get_by_label("Epochs", exact=True).fill("2")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("is training").first.wait_for(timeout=60_000)
+    page.get_by_text("epoch 2 of 2").wait_for(timeout=120_000)  # live progress
+    page.get_by_text("It is on every page now").wait_for(timeout=120_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    status = jobs.wait_for_job(10)
+    assert status["state"] == "finished"
+    import shutil
+
+    shutil.rmtree(status["artifact"])  # later tests expect the shipped models only
