@@ -90,11 +90,17 @@ def decode_image(source: bytes | str | os.PathLike | Image.Image | np.ndarray) -
                 f"{MAX_PIXELS // 1_000_000} megapixels."
             ) from e
         except UnidentifiedImageError as e:
+            kind = (
+                "an SVG drawing" if b"<svg" in data[:2048].lower() else "not an image we can read"
+            )
             raise PreprocessError(
-                "This is not an image we can read (supported: PNG, JPEG, WebP, BMP, TIFF, GIF)."
+                f"This is {kind} (supported: PNG, JPEG, WebP, BMP, TIFF, GIF). "
+                "Save it as PNG or JPEG and try again."
             ) from e
         except (OSError, ValueError, SyntaxError, EOFError) as e:
             raise PreprocessError(f"The image file is damaged or truncated ({e}).") from e
+        except Exception as e:  # Pillow's decoders raise many types on hostile input
+            raise PreprocessError(f"The image file is damaged ({type(e).__name__}).") from e
     with contextlib.suppress(Exception):  # a broken EXIF block must not lose the picture
         img = ImageOps.exif_transpose(img) or img
     if max(img.size) > WORKING_SIDE:
@@ -129,7 +135,10 @@ def _image_from_array(a: np.ndarray) -> Image.Image:
 def _to_gray(img: Image.Image) -> tuple[np.ndarray, str]:
     """Grayscale, with transparency composited onto a background that contrasts with the item."""
     note = ""
-    if img.mode in ("P", "PA") or (img.mode == "P" and "transparency" in img.info):
+    # A colour-key transparency (palette or RGB "transparency") marks the picture's own
+    # background colour: the key colour itself is the right background to composite onto.
+    keyed = img.mode in ("P", "L", "RGB") and "transparency" in img.info
+    if img.mode in ("P", "PA"):
         img = img.convert("RGBA")
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         a = np.asarray(img, dtype=np.float64)
@@ -141,9 +150,21 @@ def _to_gray(img: Image.Image) -> tuple[np.ndarray, str]:
         alpha = rgba[..., 3:] / 255.0
         gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
         opaque = alpha[..., 0] > 0.5
-        if opaque.any() and not opaque.all():
-            # a dark item goes on white (then gets inverted), a light item on black
-            background = 255.0 if gray[opaque].mean() < 128 else 0.0
+        if keyed and opaque.any() and not opaque.all():
+            background = float(np.median(rgba[..., :3][~opaque] @ np.array([0.299, 0.587, 0.114])))
+            note = "transparent colour kept as the background"
+        elif opaque.any() and not opaque.all():
+            # A dark item goes on white (then gets inverted), a light item on black. Judge by
+            # the item's outline (opaque pixels touching transparent ones): that is what must
+            # stand out from the background, whatever the inside of the item looks like.
+            clear = ~opaque
+            near_clear = clear.copy()
+            near_clear[1:] |= clear[:-1]
+            near_clear[:-1] |= clear[1:]
+            near_clear[:, 1:] |= clear[:, :-1]
+            near_clear[:, :-1] |= clear[:, 1:]
+            outline = opaque & near_clear
+            background = 255.0 if gray[outline].mean() < 128 else 0.0
             note = f"transparency on {'white' if background else 'black'}"
         else:
             background = 255.0
@@ -152,6 +173,13 @@ def _to_gray(img: Image.Image) -> tuple[np.ndarray, str]:
     if img.mode == "CMYK":
         img = img.convert("RGB")
     return np.asarray(img.convert("L"), dtype=np.uint8), note
+
+
+def _display_rgb(img: Image.Image) -> np.ndarray:
+    """The picture as 8-bit RGB for showing it (16-bit and float images scaled first)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return np.stack([_to_gray(img)[0]] * 3, axis=-1)
+    return np.asarray(img.convert("RGB"))
 
 
 def _border(gray: np.ndarray) -> np.ndarray:
@@ -207,8 +235,17 @@ def preprocess(
     item, pad to square, resize so the item's longest side fills 28 pixels, centre.
     """
     img = decode_image(source)
-    steps = [Step("original", np.asarray(img.convert("RGB")), f"{img.width}x{img.height}")]
-    gray, note = _to_gray(img)
+    try:
+        # Decoding is lazy in places: damaged pixel data can surface only at conversion, as
+        # any of a dozen exception types. To the user it is one thing: a damaged image.
+        steps = [Step("original", _display_rgb(img), f"{img.width}x{img.height}")]
+        gray, note = _to_gray(img)
+    except PreprocessError:
+        raise
+    except Exception as e:
+        raise PreprocessError(
+            f"The image file is damaged or uses an unsupported format ({e})."
+        ) from e
     steps.append(Step("grayscale", gray, note))
 
     light = has_light_background(gray)
