@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -117,8 +118,16 @@ def _recover_interrupted_swap(root: Path, name: str) -> None:
         os.replace(olds[-1], target)
 
 
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
 def load_artifact(name: str, root: Path, origin: str) -> Artifact | None:
-    """The artifact `name` under `root`, None if absent; ArtifactError if damaged."""
+    """The artifact `name` under `root`, None if absent; ArtifactError if damaged.
+
+    Only plain names: a name can never reach outside the project's two model folders.
+    """
+    if not SAFE_NAME.fullmatch(name) or ".." in name:
+        raise ArtifactError(f"{name!r} is not a model name")
     if root.is_dir():
         _recover_interrupted_swap(root, name)
     folder = root / name
