@@ -227,7 +227,8 @@ def embedding_figure(
                               marker=dict(size=18 if dims == 2 else 9, color="gold", symbol="diamond",
                                           line=dict(color="black", width=2))))  # fmt: skip
     fig.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10), dragmode="lasso" if dims == 2 else "orbit",
-                      legend=dict(itemsizing="constant"), uirevision="embedding")  # fmt: skip
+                      legend=dict(itemsizing="constant"), uirevision="embedding",
+                      meta="fmnist-hover-images")  # fmt: skip  # opts in to hover images
     return fig
 
 

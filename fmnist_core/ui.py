@@ -1,4 +1,5 @@
-"""The only module that imports Streamlit: the page table, cached loaders and shared widgets."""
+"""Streamlit helpers (with ui_hover_images.py, the only modules importing streamlit): the page
+table, cached loaders and shared widgets."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from fmnist_core.ui import (
     image_grid,
     run_through_app,
 )
+from fmnist_core.ui_hover_images import hover_images
 
 METHOD_NAMES = {"PCA": "pca", "t-SNE": "tsne", "UMAP": "umap", "Custom axis": "custom"}
 
@@ -120,12 +121,14 @@ if mine is not None and right.toggle("Show my image from the Predict page", key=
 
 fig = embedding_figure(emb.coords, emb.labels, color_by or "true class", emb.predicted, emb.confidence,
                        emb.indices, placed=placed)  # fmt: skip
+if images is not None:
+    hover_images(images, key="embed_hover")  # the image under the mouse, next to it
 event = st.plotly_chart(
     fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="embed_chart",
     config={"scrollZoom": True},
 )  # fmt: skip
 st.caption(
-    "Hover a dot for its class; click the legend to hide a class, double-click to isolate it. "
+    "Hover a dot to see its image and class; click the legend to hide a class, double-click to isolate it. "
     + (
         "Lasso or box-select dots to see their images; click one dot for its nearest neighbours."
         if request.dims == 2

@@ -187,6 +187,24 @@ def test_select_points_in_a_cached_view(streamlit_url, page):
     chart.locator(".main-svg").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1000)
     box = chart.bounding_box()
+    # hovering dots shows their image beside the mouse (not only a text label)
+    shown = False
+    for fx in np.linspace(0.1, 0.9, 17):
+        for fy in np.linspace(0.1, 0.9, 9):
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+            page.wait_for_timeout(60)
+            ink = page.evaluate(
+                """() => { const t = document.getElementById('fmnist-hover-image');
+                if (!t || t.style.display !== 'block') return -1;
+                return t.getContext('2d').getImageData(0, 0, 28, 28).data.reduce((a, b) => a + b, 0); }"""
+            )
+            if ink > 28 * 28 * 255:  # more than the alpha channel alone: a real image
+                shown = True
+                break
+        if shown:
+            break
+    assert shown, "no image appeared on hover"
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
     x0, y0 = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2
     page.mouse.move(x0, y0)
     page.mouse.down()
