@@ -84,7 +84,10 @@ def per_class_accuracy_figure(accuracy: dict[str, Sequence[float]]) -> go.Figure
                hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>")
         for i, (name, acc) in enumerate(accuracy.items())
     ])  # fmt: skip
-    fig.update_yaxes(title="accuracy (recall)", tickformat=".0%", range=[0.5, 1])
+    lowest = min((min(acc) for acc in accuracy.values()), default=0.5)
+    fig.update_yaxes(
+        title="accuracy (recall)", tickformat=".0%", range=[min(0.5, lowest - 0.05), 1]
+    )
     return _layout(fig, 360, barmode="group")
 
 

@@ -13,7 +13,9 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-COLUMNS = 50  # images per sprite row: 1,400 px, under the width above which Streamlit shrinks images
+COLUMNS = (
+    50  # images per sprite row: 1,400 px, under the width above which Streamlit shrinks images
+)
 
 _JS = r"""
 export default function (component) {
