@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import zlib
@@ -184,5 +185,12 @@ def test_bad_uploads_in_a_real_browser_leave_the_page_usable(streamlit_url, page
         timeout=60_000
     )
     assert page.locator("[data-testid='stException']").count() == 0
+    # over the upload limit (.streamlit/config.toml: 10 MB): refused with a message, nothing sent
+    big = tmp_path / "huge.png"
+    big.write_bytes(b"\x89PNG" + os.urandom(11 * 1024 * 1024))
+    page.locator("input[type='file']").set_input_files([str(big)])
+    page.get_by_text("or smaller").first.wait_for(
+        timeout=30_000
+    )  # "File must be 10.0MB or smaller."
     page.get_by_role("radio", name="Test image").click()  # and the page goes on working
     page.get_by_text("The true class is").wait_for(timeout=60_000)
