@@ -137,14 +137,31 @@ def _predictor(signature: tuple) -> Predictor:
     return Predictor(artifacts)
 
 
-def predictor_or_stop() -> Predictor:
-    """Every available model, loaded once per server; reloaded when a model is (re)trained."""
+def artifacts_or_stop() -> list:
+    """The trained or shipped models; a warning per damaged one; the page stops if none."""
     artifacts, problems = available_artifacts()
     for name, problem in problems.items():
         st.warning(f"**{name}** is damaged and was skipped: {problem}")
     if not artifacts:
         st.error("No trained model is available. Train one: `python -m fmnist_core train cnn1`.")
         st.stop()
+    return artifacts
+
+
+# Number formats shared by every table of models (Models page, leaderboard).
+MODEL_TABLE_COLUMNS = {
+    "Test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
+    "Tutorial reported": st.column_config.NumberColumn(format="%.2f%%"),
+    "Difference (points)": st.column_config.NumberColumn(format="%+.2f"),
+    "Test loss": st.column_config.NumberColumn(format="%.4f"),
+    "Parameters": st.column_config.NumberColumn(format="localized"),
+    "Training (s)": st.column_config.NumberColumn(format="%.0f"),
+}
+
+
+def predictor_or_stop() -> Predictor:
+    """Every available model, loaded once per server; reloaded when a model is (re)trained."""
+    artifacts = artifacts_or_stop()
     signature = tuple((a.name, str(a.path), a.manifest.get("created_utc")) for a in artifacts)
     with st.spinner("Loading the models (once per server)..."):
         return _predictor(signature)
@@ -210,12 +227,7 @@ def _results(name: str, path: str, created: str | None) -> ModelResults:
 
 def trained_results() -> dict[str, ModelResults]:
     """Stored test-set results of every trained or shipped model, loaded once per version."""
-    artifacts, problems = available_artifacts()
-    for name, problem in problems.items():
-        st.warning(f"**{name}** is damaged and was skipped: {problem}")
-    if not artifacts:
-        st.error("No trained model is available. Train one: `python -m fmnist_core train cnn1`.")
-        st.stop()
+    artifacts = artifacts_or_stop()
     out = {}
     for art in artifacts:
         try:

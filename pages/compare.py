@@ -11,7 +11,7 @@ from fmnist_core.model_figures import (
     per_class_accuracy_figure,
 )
 from fmnist_core.results import per_class_accuracy
-from fmnist_core.ui import run_through_app, trained_results
+from fmnist_core.ui import MODEL_TABLE_COLUMNS, run_through_app, trained_results
 
 run_through_app()
 st.title("Compare models")
@@ -45,14 +45,7 @@ st.dataframe(
     board,
     hide_index=True,
     width="stretch",
-    column_config={
-        "Test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
-        "Tutorial reported": st.column_config.NumberColumn(format="%.2f%%"),
-        "Difference (points)": st.column_config.NumberColumn(format="%+.2f"),
-        "Test loss": st.column_config.NumberColumn(format="%.4f"),
-        "Parameters": st.column_config.NumberColumn(format="localized"),
-        "Training (s)": st.column_config.NumberColumn(format="%.0f"),
-    },
+    column_config=MODEL_TABLE_COLUMNS,
 )
 
 st.subheader("Learning curves")

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from fmnist_core.catalog import NEEDS_WEIGHTS, model_catalog
-from fmnist_core.ui import run_through_app
+from fmnist_core.ui import MODEL_TABLE_COLUMNS, run_through_app
 
 run_through_app()
 st.title("Models")
@@ -32,7 +32,7 @@ table = pd.DataFrame(
         "Difference (points)": [
             r["difference"] * 100 if r["difference"] is not None else None for r in rows
         ],
-        "Training time (s)": [r["training_seconds"] for r in rows],
+        "Training (s)": [r["training_seconds"] for r in rows],
         "Tutorial": [r["tutorial"] for r in rows],
         "Architecture": [r["description"] for r in rows],
     }
@@ -41,13 +41,7 @@ st.dataframe(
     table,
     hide_index=True,
     width="stretch",
-    column_config={
-        "Test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
-        "Tutorial reported": st.column_config.NumberColumn(format="%.2f%%"),
-        "Difference (points)": st.column_config.NumberColumn(format="%+.2f"),
-        "Parameters": st.column_config.NumberColumn(format="localized"),
-        "Training time (s)": st.column_config.NumberColumn(format="%.0f"),
-    },
+    column_config=MODEL_TABLE_COLUMNS,
 )
 
 for r in rows:
