@@ -12,7 +12,7 @@ import struct
 import tempfile
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +107,6 @@ class Dataset:
     checksum: str
     from_cache: bool = False
     load_seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     def as_tuple(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         return (self.x_train, self.y_train), (self.x_test, self.y_test)

@@ -11,7 +11,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import keras
@@ -39,8 +39,7 @@ class TrainResult:
     device: str
     backend: str
     best_epoch: int | None = None
-    kfold: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    replicas: int = 1  # devices that trained in sync (--distribute)
 
 
 # --------------------------------------------------------------------------- environment
@@ -372,7 +371,7 @@ def fit(
         device=device,
         backend=backend_name(),
         best_epoch=best_epoch,
-        extra={"replicas": _replicas(model)},
+        replicas=_replicas(model),
     )
 
 

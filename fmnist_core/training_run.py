@@ -153,7 +153,7 @@ def run_training(
         "backend": result.backend,
         "device": result.device,
         "distribute": opts.distribute,
-        "replicas": result.extra.get("replicas", 1),
+        "replicas": result.replicas,
         "training_seconds": round(result.seconds, 2),
         "params": int(result.model.count_params()),
         "history": result.history,
