@@ -55,7 +55,8 @@ with right:
 
 st.subheader("Ten examples of every class")
 examples = examples_per_class(ds.y_train, 10)
+halves = st.columns(2)
 for c, name in enumerate(CLASS_NAMES):
-    st.image(
+    halves[c % 2].image(
         tile(ds.x_train[examples[c]], cols=10, scale=2), caption=f"{c}: {name}", output_format="PNG"
     )
