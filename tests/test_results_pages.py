@@ -139,11 +139,11 @@ def test_confusion_page_shows_exactly_the_cell(all_results, real_dataset):
     expected = int(r.confusion()[4, 2])
     assert expected > 0
     grid = at.image[0]
-    assert len(grid.captions) == min(expected, 40)  # 40 a page
-    if expected > 40:
+    assert len(grid.captions) == min(expected, 30)  # 30 a page
+    if expected > 30:
         pages = at.number_input(key="cm_page")
         pages.set_value(pages.max).run()
-        assert len(at.image[0].captions) == expected - 40 * (pages.max - 1)
+        assert len(at.image[0].captions) == expected - 30 * (pages.max - 1)
     order = r.cell(4, 2)
     assert grid.captions[0].startswith(f"#{order[0]} ")
     assert f"**{expected} images** are Coat and {name} said Pullover" in " ".join(
@@ -177,6 +177,6 @@ def test_click_a_cell_in_a_real_browser(streamlit_url, page, all_results):
     thumbs = page.locator("[data-testid='stImage']").first.locator(
         "[data-testid='stImageContainer']"
     )
-    thumbs.nth(min(expected, 40) - 1).wait_for(timeout=30_000)
-    assert thumbs.count() == min(expected, 40)
+    thumbs.nth(min(expected, 30) - 1).wait_for(timeout=30_000)
+    assert thumbs.count() == min(expected, 30)
     assert page.locator("[data-testid='stException']").count() == 0
