@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.gallery import tile
 from fmnist_core.model_figures import confusion_figure
 from fmnist_core.results import (
     matrix_csv,
@@ -92,13 +93,12 @@ st.table(
 
 st.subheader("The biggest confusions")
 for c in top_confusions(cm, 5):
-    st.markdown(f"- **{c.sentence()}**")
     examples = r.cell(c.true, c.predicted)[:3]
-    image_grid(
-        examples,
-        ds.x_test,
-        [f"#{i} {r.confidence[i]:.0%} {CLASS_NAMES[c.predicted]}" for i in examples],
-    )
+    text, pictures = st.columns([3, 2])
+    text.markdown(f"**{c.sentence()}**")
+    text.caption("Most confident: " + ", ".join(f"#{i} ({r.confidence[i]:.0%})" for i in examples))
+    # one picture per confusion: three images side by side, one request for the browser
+    pictures.image(tile(ds.x_test[examples], cols=3, scale=3), output_format="PNG")
 
 st.subheader("Two models side by side")
 others = [n for n in names if n != model]
