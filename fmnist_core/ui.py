@@ -20,6 +20,7 @@ from fmnist_core.embed import (
     embed,
     images_for,
     load_cached_embedding,
+    source_fingerprint,
     subset_indices,
 )
 from fmnist_core.errors import DatasetError
@@ -284,8 +285,16 @@ def compute_embedding_with_progress(request: EmbedRequest) -> Embedding:
     return emb
 
 
+def embedding_features(request: EmbedRequest) -> np.ndarray:
+    """The features behind an embedding, for neighbour search and placing new points; cached
+    per model version (the fingerprint changes when the model is retrained)."""
+    return _embedding_features(
+        request.source, source_fingerprint(request.source), request.n, request.seed
+    )
+
+
 @st.cache_resource(show_spinner="Computing features for the neighbour search...", max_entries=4)
-def embedding_features(source: str, fingerprint: str, n: int, seed: int) -> np.ndarray:
+def _embedding_features(source: str, fingerprint: str, n: int, seed: int) -> np.ndarray:
     ds = dataset_or_stop()
     images, _ = images_for(subset_indices(ds.y_test, n, seed), ds, n)
     return compute_features(source, images)[0]

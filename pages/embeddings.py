@@ -100,7 +100,7 @@ color_by = left.segmented_control(
     "Colour by", color_options, default="true class", key="embed_color"
 )
 
-images, _ = (ds.x_test[emb.indices], None) if request.n != ALL_IMAGES else (None, None)
+images = ds.x_test[emb.indices] if request.n != ALL_IMAGES else None  # thumbnails: test set
 
 placed, placed_near = None, None
 mine = st.session_state.get("last_prediction_image")
@@ -110,11 +110,7 @@ if mine is not None and right.toggle("Show my image from the Predict page", key=
             "t-SNE cannot place new points: its map exists only for the images it was fitted on. Use PCA or UMAP."
         )
     else:
-        from fmnist_core.embed import source_fingerprint
-
-        feats = embedding_features(
-            request.source, source_fingerprint(request.source), request.n, request.seed
-        )
+        feats = embedding_features(request)
         own = compute_features(request.source, mine[None])[0][0]
         placed = place_point(emb, feats, own)
         placed_near = nearest(feats, own, 8)
@@ -150,15 +146,11 @@ rows = [
 if rows and images is not None:
     rows = np.asarray(rows)
     if len(rows) == 1:
-        from fmnist_core.embed import source_fingerprint
-
         r = rows[0]
         st.markdown(
             f"**Test image #{emb.indices[r]}**, a {CLASS_NAMES[emb.labels[r]]}, and its nearest neighbours in the original feature space"
         )
-        feats = embedding_features(
-            request.source, source_fingerprint(request.source), request.n, request.seed
-        )
+        feats = embedding_features(request)
         near = nearest(feats, feats[r], 9)
         image_grid(near, images, [f"#{emb.indices[k]} {CLASS_NAMES[emb.labels[k]]}" for k in near])
     else:
