@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -38,21 +39,27 @@ class ModelResults:
             raise ValueError(f"{art.name}: stored probabilities have shape {probs.shape}")
         return cls(art.name, probs, np.asarray(y_true), art.manifest)
 
-    @property
+    # Derived arrays are computed once per loaded model (the pages index them per image) and
+    # read-only, because every session shares them.
+    @cached_property
     def y_pred(self) -> np.ndarray:
-        return self.probs.argmax(axis=1)
+        return _frozen(self.probs.argmax(axis=1))
 
-    @property
+    @cached_property
     def confidence(self) -> np.ndarray:
         """The probability of the predicted class."""
-        return self.probs.max(axis=1)
+        return _frozen(self.probs.max(axis=1))
 
-    @property
+    @cached_property
     def correct(self) -> np.ndarray:
-        return self.y_pred == self.y_true
+        return _frozen(self.y_pred == self.y_true)
 
     def confusion(self) -> np.ndarray:
-        return confusion_matrix(self.y_true, self.y_pred)
+        return self._confusion
+
+    @cached_property
+    def _confusion(self) -> np.ndarray:
+        return _frozen(confusion_matrix(self.y_true, self.y_pred))
 
     def scores(self) -> dict[str, dict[str, float]]:
         return per_class_scores(self.confusion())
@@ -61,6 +68,11 @@ class ModelResults:
         """Test indices with this true and predicted class, most confident first."""
         idx = np.flatnonzero((self.y_true == true) & (self.y_pred == predicted))
         return idx[np.argsort(-self.confidence[idx], kind="stable")]
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
 
 
 def row_normalised(cm: np.ndarray) -> np.ndarray:

@@ -162,6 +162,22 @@ def test_cli_embed_csv(real_dataset, tmp_path):
     assert bad.returncode == 2 and "only offered for PCA and UMAP" in bad.stderr
 
 
+def test_hover_sprite_png_holds_every_image_and_is_encoded_once(real_dataset):
+    from PIL import Image
+
+    from fmnist_core.ui_hover_images import COLUMNS, sprite_png
+
+    images = real_dataset.x_test[:123]
+    png = sprite_png(images, "test-sprite")
+    decoded = np.asarray(Image.open(io.BytesIO(png)))
+    assert decoded.shape == (3 * 28, COLUMNS * 28)
+    r, c = divmod(122, COLUMNS)
+    np.testing.assert_array_equal(
+        decoded[r * 28 : (r + 1) * 28, c * 28 : (c + 1) * 28], images[122]
+    )
+    assert sprite_png(images, "test-sprite") is png  # reruns reuse the encoded bytes
+
+
 def test_embeddings_page_runs_and_then_opens_from_the_cache(real_dataset):
     at = AppTest.from_file(str(ROOT / "pages" / "embeddings.py"), default_timeout=300).run()
     assert not at.exception

@@ -57,6 +57,17 @@ def test_numbers_equal_scikit_learn(all_results):
         np.testing.assert_array_equal(r.confusion(), np.array(r.manifest["confusion_matrix"]))
 
 
+def test_derived_arrays_are_computed_once_and_shared_read_only(all_results):
+    # Sessions share one ModelResults per model: the arrays must not be writable, and the
+    # pages index them per image, so they are computed once, not per access.
+    r = next(iter(all_results.values()))
+    assert r.y_pred is r.y_pred and r.confidence is r.confidence
+    np.testing.assert_array_equal(r.confidence, r.probs.max(axis=1))
+    for arr in (r.y_pred, r.confidence, r.correct, r.confusion()):
+        with pytest.raises(ValueError):
+            arr[0] = 0
+
+
 def test_cells_partition_the_test_set_and_sort_by_confidence(all_results):
     r = next(iter(all_results.values()))
     cm = r.confusion()
