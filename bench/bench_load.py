@@ -1,121 +1,140 @@
-"""A classroom at once: 20 browser sessions against one `streamlit run app.py` server, each
-drawing and uploading images on the Predict page for 60 s.
+"""A classroom at once: 20 sessions against one `streamlit run app.py` server, each drawing and
+uploading images on the Predict page for 60 s, through Streamlit's own websocket protocol.
 
-Reports errors (goal: zero), p50/p95 latency from the action to every model's answer being on
-screen, and the server's peak memory (VmHWM). Set SESSIONS / SECONDS to change the load.
+Each session is a protocol client (bench/st_protocol.py) that sends what a browser sends: the
+widget states of a rerun, an upload (URL request, HTTP PUT, uploader state) or the drawing
+canvas's state (its PNG data URL, as the component sends it). Twenty real browsers on this
+2-core machine measure the browsers more than the server (bench/load_browsers.py does that,
+end to end); these clients cost almost nothing, so the latency here is the server's.
+
+Reports errors (goal: zero: exceptions, error boxes, missing answers, timeouts, failed
+uploads), p50/p95 latency from the action to the run that shows every model's answer, and the
+server's peak memory (VmHWM). SESSIONS / SECONDS change the load.
 """
 
 import asyncio
+import base64
 import io
 import os
-import statistics
 import time
 
 import numpy as np
-from browser import CHROMIUM, FLAGS, streamlit_server
+from browser import streamlit_server
 from PIL import Image
+from st_protocol import StreamlitSession
 
 from fmnist_core.data import load_dataset
 
 SESSIONS = int(os.environ.get("SESSIONS", 20))
 SECONDS = float(os.environ.get("SECONDS", 60))
-# 20 Chromium tabs and the server share this machine's 2 cores: the browsers, not the server,
-# are then the slow part, so clients wait up to 3 minutes before counting an action as failed.
-CLIENT_TIMEOUT = 180_000
+CLIENT_TIMEOUT = 120.0  # seconds a client waits for one run before counting an error
 ds = load_dataset()
 
 
-def upload_png(k: int) -> bytes:
-    img = Image.fromarray(255 - ds.x_test[k % 10000]).resize((160, 160)).convert("RGB")
+def png_bytes(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, "PNG")
+    Image.fromarray(image).save(buf, "PNG")
     return buf.getvalue()
 
 
-async def settle(page):
-    await page.wait_for_timeout(150)
-    await page.locator("[data-testid='stStatusWidget']").wait_for(
-        state="hidden", timeout=CLIENT_TIMEOUT
-    )
+def upload_file(k: int) -> bytes:
+    """A photo-like upload: dark item on white, 160x160 RGB."""
+    img = Image.fromarray(255 - ds.x_test[k % 10000]).resize((160, 160)).convert("RGB")
+    return png_bytes(np.asarray(img))
 
 
-async def session(browser, url, sid, latencies, errors):
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
-    page = await context.new_page()
+def drawing_state(k: int) -> dict:
+    """What the canvas sends after a stroke: fabric.js JSON and the 280x280 RGBA PNG."""
+    item = np.kron(ds.x_test[(k * 7) % 10000], np.ones((10, 10), np.uint8))
+    rgba = np.dstack([item, item, item, np.full_like(item, 255)])
+    url = "data:image/png;base64," + base64.b64encode(png_bytes(rgba)).decode()
+    stroke = {"type": "path", "stroke": "#FFFFFF", "strokeWidth": 18, "path": [["M", 90, 60]]}
+    return {"drawing": {"raw": {"objects": [stroke], "background": "#000000"}, "data": url}}
+
+
+def answered(run, heading: str) -> str | None:
+    """None if the run shows the heading and every model's answer; else what is missing."""
+    texts = run.texts()
+    if heading not in texts:
+        return f"no heading {heading!r}"
+    if not any("models say" in t or "models disagree" in t for t in texts):
+        return "no answers"
+    return None
+
+
+def widget_id(run, kind: str, label: str | None = None) -> str:
+    for element in run.of_kind(kind):
+        if label is None or element.label == label:
+            return element.id
+    raise RuntimeError(f"no {kind} {label or ''} on the page")
+
+
+async def session(url, sid, latencies, switches, errors):
+    s = StreamlitSession(url, "predict", timeout=CLIENT_TIMEOUT)
     try:
-        await page.goto(url + "/predict")
-        await page.get_by_role("radio", name="Upload").wait_for(timeout=CLIENT_TIMEOUT)
+        run = await s.open()
+        source = widget_id(run, "button_group", "Image source")
         end = time.perf_counter() + SECONDS
         k = sid * 1000
         while time.perf_counter() < end:
             k += 1
+            start = time.perf_counter()
             if k % 2:  # upload a fresh file
-                await page.get_by_role("radio", name="Upload").click()
-                await settle(page)
+                s.set_string_array(source, ["Upload"])
+                run = await s.rerun()
+                switches.append(time.perf_counter() - start)
                 name = f"s{sid}-{k}.png"
                 start = time.perf_counter()
-                await page.locator("input[type='file']").set_input_files(
-                    {"name": name, "mimeType": "image/png", "buffer": upload_png(k)},
-                    timeout=CLIENT_TIMEOUT,
-                )
-                await page.get_by_role("heading", name=name).wait_for(timeout=CLIENT_TIMEOUT)
-                await (
-                    page.get_by_text("models say")
-                    .or_(page.get_by_text("models disagree"))
-                    .first.wait_for(timeout=CLIENT_TIMEOUT)
-                )
-                await settle(page)
-            else:  # draw a stroke
-                await page.get_by_role("radio", name="Draw").click()
-                canvas = page.locator("canvas").first
-                await canvas.wait_for(timeout=CLIENT_TIMEOUT)
-                await settle(page)
-                box = await canvas.bounding_box()
-                x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2
+                await s.upload(widget_id(run, "file_uploader"), name, upload_file(k), "image/png")
+                run = await s.rerun()
+                problem = answered(run, name)
+            else:  # finish a drawing
+                s.set_string_array(source, ["Draw"])
+                run = await s.rerun()
+                switches.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                await page.mouse.move(x0, y0)
-                await page.mouse.down()
-                for j in range(1, 10):
-                    await page.mouse.move(x0 + (j > 5) * 60, y0 + 18 * j, steps=2)
-                await page.mouse.up()
-                await page.get_by_role("heading", name="Your drawing").wait_for(
-                    timeout=CLIENT_TIMEOUT
-                )
-                await settle(page)
+                s.set_json(widget_id(run, "bidi_component"), drawing_state(k))
+                run = await s.rerun()
+                problem = answered(run, "Your drawing")
             latencies.append(time.perf_counter() - start)
-            if await page.locator("[data-testid='stException']").count():
-                errors.append(f"session {sid}: exception on the page")
-    except Exception as e:  # a timeout or a crash is an error of the run
-        errors.append(f"session {sid}: {type(e).__name__}: {str(e).splitlines()[0][:120]}")
+            for e in run.errors() + ([problem] if problem else []):
+                errors.append(f"session {sid}, action {k}: {e[:150]}")
+    except Exception as e:  # a timeout, a refused upload or a dropped socket is an error
+        errors.append(f"session {sid}: {type(e).__name__}: {str(e).splitlines()[0][:150]}")
     finally:
-        await context.close()
+        await s.close()
 
 
 async def main():
-    from playwright.async_api import async_playwright
-
     with streamlit_server() as (url, proc):
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-            latencies, errors = [], []
-            start = time.perf_counter()
-            await asyncio.gather(
-                *(session(browser, url, i, latencies, errors) for i in range(SESSIONS))
-            )
-            took = time.perf_counter() - start
-            await browser.close()
+        # one session first: the server loads the dataset and the models (as after a restart)
+        warm = StreamlitSession(url, "predict", timeout=300)
+        await warm.open()
+        await warm.close()
+        latencies, switches, errors = [], [], []
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(session(url, i, latencies, switches, errors) for i in range(SESSIONS))
+        )
+        took = time.perf_counter() - start
         with open(f"/proc/{proc.pid}/status") as f:
             peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
     lat = np.array(latencies) * 1000
-    print(f"{SESSIONS} sessions x {SECONDS:.0f} s against one server ({took:.0f} s in all)")
+    sw = np.array(switches) * 1000
+    print(f"{SESSIONS} sessions x {SECONDS:.0f} s against one server ({took:.0f} s in all),")
+    print("each a websocket client speaking Streamlit's protocol (no browsers)")
     print(f"actions completed: {len(lat)} (uploads and drawings, each answered by every model)")
     print(f"errors: {len(errors)}")
     for e in errors[:10]:
         print("   ", e)
     if len(lat):
         print(
-            f"latency: p50 {np.percentile(lat, 50):.0f} ms, p95 {np.percentile(lat, 95):.0f} ms, "
-            f"max {lat.max():.0f} ms (mean {statistics.mean(lat):.0f} ms)"
+            f"action latency: p50 {np.percentile(lat, 50):.0f} ms, "
+            f"p95 {np.percentile(lat, 95):.0f} ms, max {lat.max():.0f} ms"
+        )
+        print(
+            f"switching source (a plain rerun): p50 {np.percentile(sw, 50):.0f} ms, "
+            f"p95 {np.percentile(sw, 95):.0f} ms"
         )
     print(f"server peak memory (VmHWM): {peak / 1024:.0f} MiB")
 
