@@ -182,6 +182,27 @@ def test_engine_pipeline_matches_plain_numpy_batches(real_dataset):
     assert not np.array_equal(ys, real_dataset.y_train[:1000])  # shuffled
 
 
+def test_grouped_steps_make_the_same_updates(real_dataset):
+    # The engine runs several small batches per compiled call (steps_per_execution): faster,
+    # and the weights after an epoch must be those of one call per batch.
+    import keras
+
+    x, y = real_dataset.x_train[:640], real_dataset.y_train[:640]
+    recipe = replace(get_spec("strided3").recipe, batch_size=32)
+    assert engine.steps_per_execution(32) > 1
+    weights = []
+    for group in (False, True):
+        keras.utils.set_random_seed(0)
+        model = get_spec("strided3").build()
+        engine.compile_model(model, recipe, group_steps=group)
+        model.fit(engine.make_dataset(x, y, 32, shuffle=False, seed=0), epochs=1, verbose=0)
+        weights.append(model.get_weights())
+    assert len(weights[0]) == len(weights[1])
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(weights[0][0], get_spec("strided3").build().get_weights()[0])
+
+
 def test_mirrored_strategy_on_two_logical_cpus(real_dataset, tmp_path):
     script = textwrap.dedent("""
         import json, sys
