@@ -344,7 +344,9 @@ def fit(
     spec = get_spec(name)
     with _strategy_scope(distribute):
         model = spec.build(**(build_overrides or {}))
-        compile_model(model, recipe)
+        # Keras' grouped steps fail under tf.distribute (an iterator placeholder error on
+        # mirrored CPUs): distributed runs take one batch per call.
+        compile_model(model, recipe, group_steps=not distribute)
 
     has_val = x_val is not None and len(x_val) > 0
     val = make_dataset(x_val, y_val, 1024, shuffle=False, seed=seed) if has_val else None
