@@ -164,12 +164,29 @@ def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment):
 
     xs, ys = tf.constant(x), tf.constant(y.astype(np.int32))
     n = len(x)
-    # Shuffle indices and gather whole batches: one vectorised gather per batch instead of
-    # per-image work, which is what lets the pipeline keep up with plain model.fit.
-    ds = tf.data.Dataset.range(n)
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    full, rest = divmod(n, batch_size)
+
+    # One permutation of the indices per epoch, cut into batches, then one vectorised gather
+    # per batch: no per-image work in the pipeline (as Keras does for numpy arrays). The
+    # permutation is stateless, seeded by a per-iteration random number, so every epoch has a
+    # new order and a run with the same seed repeats exactly.
+    def epoch_batches(epoch_seed):
+        idx = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            key = tf.stack([epoch_seed, tf.constant(seed, tf.int64)])
+            idx = tf.random.experimental.stateless_shuffle(idx, seed=key)
+        batches = tf.data.Dataset.from_tensor_slices(
+            tf.reshape(idx[: full * batch_size], [full, batch_size])
+        )
+        if rest:
+            batches = batches.concatenate(tf.data.Dataset.from_tensors(idx[full * batch_size :]))
+        return batches
+
+    ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    ds = ds.flat_map(epoch_batches)
+    ds = ds.apply(
+        tf.data.experimental.assert_cardinality(full + (rest > 0))
+    )  # Keras sees the length
     ds = ds.map(
         lambda idx: (tf.cast(tf.gather(xs, idx), tf.float32), tf.gather(ys, idx)),
         num_parallel_calls=tf.data.AUTOTUNE,
@@ -179,7 +196,9 @@ def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment):
         ds = ds.map(
             lambda b, lab: (augmenter(b, training=True), lab), num_parallel_calls=tf.data.AUTOTUNE
         )
-    return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False  # as Keras does
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 class ArrayBatches(keras.utils.PyDataset):

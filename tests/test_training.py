@@ -180,6 +180,12 @@ def test_engine_pipeline_matches_plain_numpy_batches(real_dataset):
     assert xs.dtype == np.float32 and xs.shape == (1000, 28, 28, 1)
     assert sorted(ys.tolist()) == sorted(real_dataset.y_train[:1000].tolist())  # a permutation
     assert not np.array_equal(ys, real_dataset.y_train[:1000])  # shuffled
+    assert len(ds) == 4
+    epoch = lambda d: np.concatenate([np.asarray(by) for _, by in d])  # noqa: E731
+    again = engine.make_dataset(real_dataset.x_train[:1000], real_dataset.y_train[:1000], 256,
+                                shuffle=True, seed=0)  # fmt: skip
+    np.testing.assert_array_equal(epoch(again), ys)  # the same seed repeats exactly
+    assert not np.array_equal(epoch(again), ys)  # and the next epoch has a new order
 
 
 def test_grouped_steps_make_the_same_updates(real_dataset):
