@@ -4,6 +4,7 @@ table, cached loaders and shared widgets."""
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,28 @@ from fmnist_core.gallery import thumbnail
 from fmnist_core.predict import Answer, Predictor, available_artifacts, consensus, models_disagree
 from fmnist_core.preprocess import Preprocessed, PreprocessError, preprocess
 from fmnist_core.results import ModelResults
+
+
+def _keep_keras_state_between_runs() -> None:
+    """Stop Streamlit from calling keras.backend.clear_session() after every script run.
+
+    Streamlit does that whenever keras is imported, to free models that scripts rebuild on
+    each run. Ours are loaded once per server (cache_resource) and shared by all sessions, so
+    it frees nothing; it cost about 0.3 s of every run of every page and dropped TensorFlow's
+    kernel cache, which made the next prediction slow, and it resets global Keras state while
+    other sessions' threads may be predicting. Matplotlib's cleanup, the other half, stays.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def clean_problem_modules_except_keras() -> None:
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            plt.close("all")
+
+    script_runner._clean_problem_modules = clean_problem_modules_except_keras
+
+
+_keep_keras_state_between_runs()
 
 
 @dataclass(frozen=True)

@@ -48,3 +48,28 @@ def test_home_in_a_real_browser(streamlit_url, page, tmp_path):
     assert images.count() == 19
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
+
+
+def test_script_runs_keep_the_shared_keras_state():
+    # Streamlit calls keras.backend.clear_session() after every script run; the app turns
+    # that off (models are shared by all sessions, and it cost 0.3 s of every run). Keras'
+    # name counters show whether a clear happened: they restart at "dense" after a clear.
+    import keras
+    from streamlit.runtime.scriptrunner import script_runner
+
+    import fmnist_core.ui  # noqa: F401  (installs the change)
+
+    keras.layers.Dense(1)
+    script_runner._clean_problem_modules()
+    assert keras.layers.Dense(1).name != "dense"
+    keras.backend.clear_session()  # the check can fail: a real clear restarts the names
+    assert keras.layers.Dense(1).name == "dense"
+
+
+def test_project_config_turns_off_the_garbage_collection_after_every_run():
+    import tomllib
+
+    config = tomllib.loads(
+        (Path(__file__).resolve().parent.parent / ".streamlit/config.toml").read_text()
+    )
+    assert config["runner"]["postScriptGC"] is False
