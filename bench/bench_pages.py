@@ -11,7 +11,7 @@ from browser import chromium, streamlit_server
 
 from fmnist_core.classes import CLASS_NAMES
 
-ROUNDS = 5
+ROUNDS = 9
 
 
 def settle(page):
