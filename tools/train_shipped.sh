@@ -12,9 +12,6 @@ models=("$@")
 for m in "${models[@]}"; do
   extra=()
   case $m in
-    # The tutorial ran 5-fold CV on every variant; we ship folds for the baseline only, to keep
-    # the shipped set trainable in one CPU session.
-    baseline_same|baseline_wide) extra=(--kfold 0 --note "k-fold skipped for the shipped copy (CPU time); run: train $m") ;;
     # cnn4's full recipe (10 + 50 epochs) took 53 min of both cores here.
   esac
   echo "=== $m $(date -u +%H:%M:%S)"
