@@ -19,7 +19,7 @@ import os
 import time
 
 import numpy as np
-from browser import streamlit_server
+from browser import peak_memory_mib, print_load_results, streamlit_server
 from PIL import Image
 from st_protocol import StreamlitSession
 
@@ -117,26 +117,17 @@ async def main():
             *(session(url, i, latencies, switches, errors) for i in range(SESSIONS))
         )
         took = time.perf_counter() - start
-        with open(f"/proc/{proc.pid}/status") as f:
-            peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
-    lat = np.array(latencies) * 1000
+        peak = peak_memory_mib(proc.pid)
     sw = np.array(switches) * 1000
     print(f"{SESSIONS} sessions x {SECONDS:.0f} s against one server ({took:.0f} s in all),")
     print("each a websocket client speaking Streamlit's protocol (no browsers)")
-    print(f"actions completed: {len(lat)} (uploads and drawings, each answered by every model)")
-    print(f"errors: {len(errors)}")
-    for e in errors[:10]:
-        print("   ", e)
-    if len(lat):
-        print(
-            f"action latency: p50 {np.percentile(lat, 50):.0f} ms, "
-            f"p95 {np.percentile(lat, 95):.0f} ms, max {lat.max():.0f} ms"
-        )
+    print_load_results(np.array(latencies) * 1000, errors)
+    if len(sw):
         print(
             f"switching source (a plain rerun): p50 {np.percentile(sw, 50):.0f} ms, "
             f"p95 {np.percentile(sw, 95):.0f} ms"
         )
-    print(f"server peak memory (VmHWM): {peak / 1024:.0f} MiB")
+    print(f"server peak memory (VmHWM): {peak:.0f} MiB")
 
 
 asyncio.run(main())

@@ -51,3 +51,25 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+def peak_memory_mib(pid: int) -> float:
+    """A process's peak resident memory (VmHWM), read while it still runs."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+
+
+def print_load_results(actions_ms, errors, label: str = "action latency") -> None:
+    """The load tests' common lines: completed actions, errors (first ten), latency."""
+    import numpy as np
+
+    lat = np.asarray(actions_ms, dtype=float)
+    print(f"actions completed: {len(lat)} (uploads and drawings, each answered by every model)")
+    print(f"errors: {len(errors)}")
+    for e in errors[:10]:
+        print("   ", e)
+    if len(lat):
+        print(
+            f"{label}: p50 {np.percentile(lat, 50):.0f} ms, p95 {np.percentile(lat, 95):.0f} ms, "
+            f"max {lat.max():.0f} ms"
+        )

@@ -9,11 +9,10 @@ screen, and the server's peak memory (VmHWM). Set SESSIONS / SECONDS to change t
 import asyncio
 import io
 import os
-import statistics
 import time
 
 import numpy as np
-from browser import CHROMIUM, FLAGS, streamlit_server
+from browser import CHROMIUM, FLAGS, peak_memory_mib, print_load_results, streamlit_server
 from PIL import Image
 
 from fmnist_core.data import load_dataset
@@ -68,7 +67,8 @@ async def session(browser, url, sid, latencies, errors):
                 await settle(page)
             else:  # draw a stroke
                 await page.get_by_role("radio", name="Draw").click()
-                canvas = page.locator("canvas").first
+                # fabric.js adds the upper canvas once it is ready for strokes
+                canvas = page.locator("canvas.upper-canvas")
                 await canvas.wait_for(timeout=CLIENT_TIMEOUT)
                 await settle(page)
                 box = await canvas.bounding_box()
@@ -87,7 +87,7 @@ async def session(browser, url, sid, latencies, errors):
             if await page.locator("[data-testid='stException']").count():
                 errors.append(f"session {sid}: exception on the page")
     except Exception as e:  # a timeout or a crash is an error of the run
-        errors.append(f"session {sid}: {type(e).__name__}: {str(e).splitlines()[0][:120]}")
+        errors.append(f"session {sid}: {type(e).__name__}: {str(e)[:600].replace(chr(10), ' | ')}")
     finally:
         await context.close()
 
@@ -105,20 +105,10 @@ async def main():
             )
             took = time.perf_counter() - start
             await browser.close()
-        with open(f"/proc/{proc.pid}/status") as f:
-            peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
-    lat = np.array(latencies) * 1000
+        peak = peak_memory_mib(proc.pid)
     print(f"{SESSIONS} sessions x {SECONDS:.0f} s against one server ({took:.0f} s in all)")
-    print(f"actions completed: {len(lat)} (uploads and drawings, each answered by every model)")
-    print(f"errors: {len(errors)}")
-    for e in errors[:10]:
-        print("   ", e)
-    if len(lat):
-        print(
-            f"latency: p50 {np.percentile(lat, 50):.0f} ms, p95 {np.percentile(lat, 95):.0f} ms, "
-            f"max {lat.max():.0f} ms (mean {statistics.mean(lat):.0f} ms)"
-        )
-    print(f"server peak memory (VmHWM): {peak / 1024:.0f} MiB")
+    print_load_results(np.array(latencies) * 1000, errors, "latency")
+    print(f"server peak memory (VmHWM): {peak:.0f} MiB")
 
 
 asyncio.run(main())

@@ -121,7 +121,7 @@ def test_draw_and_upload_in_a_real_browser(streamlit_url, page, image_files, tmp
     page.get_by_role("heading", name="Predict").wait_for(timeout=60_000)
 
     page.get_by_role("radio", name="Draw").click()
-    canvas = page.locator("canvas").first
+    canvas = page.locator("canvas.upper-canvas")  # fabric.js adds it once it takes strokes
     canvas.wait_for(timeout=60_000)
     box = canvas.bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.15
