@@ -184,9 +184,7 @@ def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment):
 
     ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
     ds = ds.flat_map(epoch_batches)
-    ds = ds.apply(
-        tf.data.experimental.assert_cardinality(full + (rest > 0))
-    )  # Keras sees the length
+    ds = ds.apply(tf.data.experimental.assert_cardinality(full + (rest > 0)))  # for Keras
     ds = ds.map(
         lambda idx: (tf.cast(tf.gather(xs, idx), tf.float32), tf.gather(ys, idx)),
         num_parallel_calls=tf.data.AUTOTUNE,
@@ -320,21 +318,17 @@ def steps_per_execution(batch_size: int) -> int:
     return max(1, STEP_GROUP_IMAGES // batch_size)
 
 
-def make_optimizer(recipe: Recipe):
+def compile_model(model, recipe: Recipe, *, group_steps: bool = True) -> None:
     if recipe.optimizer == "sgd":
         opt = keras.optimizers.SGD(learning_rate=recipe.learning_rate, momentum=recipe.momentum)
     elif recipe.optimizer == "adam":
         opt = keras.optimizers.Adam(learning_rate=recipe.learning_rate)
     else:
         raise FmnistError(f"unknown optimizer {recipe.optimizer!r}")
-    return opt
-
-
-def compile_model(model, recipe: Recipe, *, group_steps: bool = True) -> None:
     # Integer labels throughout: sparse categorical cross-entropy is the same loss as the
     # tutorials' categorical cross-entropy on one-hot labels, without the one-hot copy.
     model.compile(
-        optimizer=make_optimizer(recipe),
+        optimizer=opt,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution(recipe.batch_size) if group_steps else 1,

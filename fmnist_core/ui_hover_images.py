@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
-from collections import OrderedDict
 
 import numpy as np
 import streamlit as st
@@ -100,26 +98,15 @@ def sprite(images: np.ndarray) -> np.ndarray:
     return out
 
 
-_PNG_CACHE: OrderedDict[str, bytes] = OrderedDict()  # tag -> encoded sprite, newest last
-_PNG_LOCK = threading.Lock()  # sessions run their scripts in parallel threads
-
-
-def sprite_png(images: np.ndarray, tag: str) -> bytes:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def sprite_png(_images: np.ndarray, tag: str) -> bytes:
     """The sprite as PNG bytes, encoded once per set of images (5,000 images take about 0.2 s
-    to encode, which every rerun of the page would otherwise pay)."""
+    to encode, which every rerun of the page would otherwise pay). Keyed on the tag, a hash
+    of the images, so the images themselves are not hashed again."""
     from PIL import Image
 
-    with _PNG_LOCK:
-        png = _PNG_CACHE.get(tag)
-        if png is not None:
-            _PNG_CACHE.move_to_end(tag)
-            return png
     out = io.BytesIO()
-    Image.fromarray(sprite(images)).save(out, format="PNG")
-    with _PNG_LOCK:
-        _PNG_CACHE[tag] = out.getvalue()
-        while len(_PNG_CACHE) > 8:
-            _PNG_CACHE.popitem(last=False)
+    Image.fromarray(sprite(_images)).save(out, format="PNG")
     return out.getvalue()
 
 
