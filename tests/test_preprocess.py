@@ -185,3 +185,66 @@ def test_large_images_are_reduced_early():
     decoded = decode_image(buf.getvalue())
     assert max(decoded.size) <= 1024
     assert preprocess(buf.getvalue()).image.shape == (28, 28)
+
+
+# --------------------------------------------------------------------------- outline drawings
+
+SHIRT = [(90, 40), (120, 55), (160, 55), (190, 40), (240, 90), (215, 120), (195, 105),
+         (195, 240), (85, 240), (85, 105), (65, 120), (40, 90)]  # fmt: skip
+
+
+def _canvas_drawing(filled: bool, width: int = 12) -> np.ndarray:
+    """A T-shirt drawn on the Predict page's canvas: white on black, 280x280 RGB."""
+    from PIL import ImageDraw
+
+    img = Image.new("RGB", (280, 280), "black")
+    draw = ImageDraw.Draw(img)
+    if filled:
+        draw.polygon(SHIRT, fill="white")
+    else:
+        draw.line([*SHIRT, SHIRT[0]], fill="white", width=width, joint="curve")
+    return np.asarray(img)
+
+
+def test_a_closed_shirt_outline_is_filled_into_a_silhouette():
+    outline = preprocess(_canvas_drawing(filled=False))
+    assert outline.filled
+    step = next(s for s in outline.steps if s.name == "outlines filled")
+    assert step.note.startswith("auto: a drawing of outlines")
+    # the body of the shirt, empty in the drawing, is now as bright as the strokes
+    assert outline.image[10:22, 10:18].min() > 200
+    unfilled = preprocess(_canvas_drawing(filled=False), fill=False)
+    assert not unfilled.filled and unfilled.image[12:20, 11:17].max() < 60
+    # and it looks like the drawn silhouette
+    silhouette = preprocess(_canvas_drawing(filled=True))
+    assert _corr(outline.image, silhouette.image) > 0.9
+
+
+def test_a_nearly_closed_outline_is_still_filled():
+    drawing = _canvas_drawing(filled=False).copy()
+    drawing[236:246, 130:134] = 0  # a small gap at the hem, as hands leave them
+    assert preprocess(drawing).filled
+
+
+def test_an_already_filled_drawing_passes_unchanged():
+    drawing = _canvas_drawing(filled=True)
+    auto, never = preprocess(drawing), preprocess(drawing, fill=False)
+    assert not auto.filled and "outlines filled" not in [s.name for s in auto.steps]
+    np.testing.assert_array_equal(auto.image, never.image)
+
+
+def test_photos_and_dataset_images_are_never_filled(sample, real_dataset):
+    # bags with handles and strappy sandals enclose background too: still photos
+    rng = np.random.default_rng(0)
+    for img in sample:
+        photo = _as_user_photo(img, rng)
+        auto = preprocess(photo)
+        assert not auto.filled
+        np.testing.assert_array_equal(auto.image, preprocess(photo, fill=False).image)
+    for img in sample:
+        assert not preprocess(img).filled
+
+
+def test_manual_fill_override():
+    forced = preprocess(_canvas_drawing(filled=True), fill=True)
+    assert forced.filled and any(s.note == "manual" for s in forced.steps)
