@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fmnist_core.artifacts import artifact_status
-from fmnist_core.models import get_spec, list_models
+from fmnist_core.models import Recipe, get_spec, list_models, recipe_in_words, source_label
 
 NEEDS_WEIGHTS = "needs ImageNet weights"
 
@@ -25,6 +25,9 @@ def model_catalog() -> list[dict[str, Any]]:
             {
                 "name": name,
                 "tutorial": spec.tutorial,
+                "source": source_label(name),
+                "beyond_tutorials": spec.beyond_tutorials,
+                "recipe_in_words": recipe_in_words(Recipe(**_known(recipe))),
                 "description": spec.description,
                 "status": status,
                 "params": m.get("params"),
@@ -44,3 +47,9 @@ def model_catalog() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _known(recipe: dict[str, Any]) -> dict[str, Any]:
+    """A stored recipe's fields that this version's Recipe knows (older manifests lack some)."""
+    fields = Recipe.__dataclass_fields__
+    return {k: v for k, v in recipe.items() if k in fields}

@@ -130,8 +130,15 @@ class RandomAffine(keras.layers.RandomRotation):
                 "batch_size": batch}  # fmt: skip
 
 
-def make_augmenter(seed: int = 0):
-    """Seed 000's augmentation (run in the input pipeline, not in the model)."""
+def make_augmenter(seed: int = 0, kind: str = "affine"):
+    """The augmented phase's transform, run in the input pipeline, not in the model: seed
+    000's affine augmentation, or the picture styles of users' drawings and uploads."""
+    if kind == "styles":
+        from fmnist_core.augment import PictureStyles
+
+        return PictureStyles(seed=seed)
+    if kind != "affine":
+        raise FmnistError(f"unknown augmentation {kind!r} (affine or styles)")
     a = AUGMENTATION
     return RandomAffine(a["rotation_degrees"], a["shift"], a["shear_degrees"], a["zoom"], seed=seed)
 
@@ -150,10 +157,12 @@ def make_dataset(
     *,
     shuffle: bool,
     seed: int,
-    augment: bool = False,
+    augment: bool | str = False,
 ):
-    """Batches of (float32 pixels 0-255, int labels) in the form the backend trains fastest on."""
+    """Batches of (float32 pixels 0-255, int labels) in the form the backend trains fastest on.
+    `augment`: False, True (seed 000's affine transform) or an augmentation kind."""
     x = _as_images(x)
+    augment = "affine" if augment is True else augment
     if backend_name() == "tensorflow":
         return _tf_dataset(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment)
     return ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment)
@@ -169,7 +178,9 @@ def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment):
     # One permutation of the indices per epoch, cut into batches, then one vectorised gather
     # per batch: no per-image work in the pipeline (as Keras does for numpy arrays). The
     # permutation is stateless, seeded by a per-iteration random number, so every epoch has a
-    # new order and a run with the same seed repeats exactly.
+    # new order and a run with the same seed repeats exactly. Each batch carries its own key
+    # (epoch seed, batch number) for augmentations that must not depend on the order in which
+    # parallel workers map the batches.
     def epoch_batches(epoch_seed):
         idx = tf.range(n, dtype=tf.int64)
         if shuffle:
@@ -180,20 +191,33 @@ def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment):
         )
         if rest:
             batches = batches.concatenate(tf.data.Dataset.from_tensors(idx[full * batch_size :]))
-        return batches
+        return batches.enumerate().map(lambda i, b: (tf.stack([epoch_seed, i]), b))
 
     ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
     ds = ds.flat_map(epoch_batches)
     ds = ds.apply(tf.data.experimental.assert_cardinality(full + (rest > 0)))  # for Keras
     ds = ds.map(
-        lambda idx: (tf.cast(tf.gather(xs, idx), tf.float32), tf.gather(ys, idx)),
+        lambda key, idx: (key, tf.cast(tf.gather(xs, idx), tf.float32), tf.gather(ys, idx)),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-    if augment:
-        augmenter = make_augmenter(seed)
+    if augment == "styles":
+        styles = make_augmenter(seed, augment)
+
+        def styled(key, b, lab):
+            draws = tf.random.stateless_uniform(
+                [tf.shape(b)[0], styles.RANDOM_DRAWS], seed=key + tf.constant([0, seed], tf.int64)
+            )
+            return styles(b, training=True, randomness=draws), lab
+
+        ds = ds.map(styled, num_parallel_calls=tf.data.AUTOTUNE)
+    elif augment:
+        augmenter = make_augmenter(seed, augment)
         ds = ds.map(
-            lambda b, lab: (augmenter(b, training=True), lab), num_parallel_calls=tf.data.AUTOTUNE
+            lambda key, b, lab: (augmenter(b, training=True), lab),
+            num_parallel_calls=tf.data.AUTOTUNE,
         )
+    else:
+        ds = ds.map(lambda key, b, lab: (b, lab))
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False  # as Keras does
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
@@ -207,7 +231,10 @@ class ArrayBatches(keras.utils.PyDataset):
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
-        self.augmenter = make_augmenter(seed) if augment else None
+        augment = "affine" if augment is True else augment
+        self.augmenter = make_augmenter(seed, augment) if augment else None
+        self.styles = augment == "styles"
+        self.seed, self.epoch = seed, 0
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch_size)
@@ -215,11 +242,17 @@ class ArrayBatches(keras.utils.PyDataset):
     def __getitem__(self, i):
         idx = self.order[i * self.batch_size : (i + 1) * self.batch_size]
         batch = self.x[idx].astype(np.float32)
-        if self.augmenter is not None:
+        if self.styles:  # one key per (seed, epoch, batch): the same whichever worker maps it
+            draws = np.random.default_rng([self.seed, self.epoch, i]).random(
+                (len(idx), self.augmenter.RANDOM_DRAWS), dtype=np.float32
+            )
+            batch = np.asarray(self.augmenter(batch, training=True, randomness=draws))
+        elif self.augmenter is not None:
             batch = np.asarray(self.augmenter(batch, training=True))
         return batch, self.y[idx].astype(np.int32)
 
     def on_epoch_end(self):
+        self.epoch += 1
         if self.shuffle:
             self.order = self.rng.permutation(len(self.x))
 
@@ -318,11 +351,20 @@ def steps_per_execution(batch_size: int) -> int:
     return max(1, STEP_GROUP_IMAGES // batch_size)
 
 
-def compile_model(model, recipe: Recipe, *, group_steps: bool = True) -> None:
+def compile_model(
+    model, recipe: Recipe, *, group_steps: bool = True, total_steps: int | None = None
+) -> None:
+    rate = recipe.learning_rate
+    if recipe.schedule == "cosine":
+        if not total_steps:
+            raise FmnistError("a cosine schedule needs the run's total number of steps")
+        rate = keras.optimizers.schedules.CosineDecay(recipe.learning_rate, total_steps)
+    elif recipe.schedule != "constant":
+        raise FmnistError(f"unknown schedule {recipe.schedule!r} (constant or cosine)")
     if recipe.optimizer == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=recipe.learning_rate, momentum=recipe.momentum)
+        opt = keras.optimizers.SGD(learning_rate=rate, momentum=recipe.momentum)
     elif recipe.optimizer == "adam":
-        opt = keras.optimizers.Adam(learning_rate=recipe.learning_rate)
+        opt = keras.optimizers.Adam(learning_rate=rate)
     else:
         raise FmnistError(f"unknown optimizer {recipe.optimizer!r}")
     # Integer labels throughout: sparse categorical cross-entropy is the same loss as the
@@ -355,16 +397,16 @@ def fit(
     _configure_precision(device)
     keras.utils.set_random_seed(seed)
     spec = get_spec(name)
+    total = recipe.epochs + recipe.augment_epochs
+    steps = math.ceil(len(x_train) / recipe.batch_size)
     with _strategy_scope(distribute):
         model = spec.build(**(build_overrides or {}))
         # Keras' grouped steps fail under tf.distribute (an iterator placeholder error on
         # mirrored CPUs): distributed runs take one batch per call.
-        compile_model(model, recipe, group_steps=not distribute)
+        compile_model(model, recipe, group_steps=not distribute, total_steps=total * steps)
 
     has_val = x_val is not None and len(x_val) > 0
     val = make_dataset(x_val, y_val, 1024, shuffle=False, seed=seed) if has_val else None
-    total = recipe.epochs + recipe.augment_epochs
-    steps = math.ceil(len(x_train) / recipe.batch_size)
     history: list[dict[str, float]] = []
     start = time.perf_counter()
     best_epoch = None
@@ -380,7 +422,7 @@ def fit(
             recipe.batch_size,
             shuffle=True,
             seed=seed + len(history),
-            augment=augment,
+            augment=recipe.augmentation if augment else False,
         )
         cb = _callbacks(progress, should_stop, phase, len(history), total, steps)
         callbacks = [cb]

@@ -8,16 +8,25 @@ import pytest
 from fmnist_core import models
 from fmnist_core.models import UnknownModelError, WeightsUnavailableError, get_spec, list_models
 
-EXPECTED = [
+TUTORIAL_MODELS = [
     "cnn1", "cnn3", "cnn4", "vgg19", "strided3", "peltarion",
     "baseline", "baseline_same", "baseline_wide", "twoconv",
 ]  # fmt: skip
+BEYOND = ["robust"]
+EXPECTED = TUTORIAL_MODELS + BEYOND
 CPU_MODELS = [n for n in EXPECTED if n != "vgg19"]
 
 
-def test_registry_has_every_seed_recipe():
+def test_registry_has_every_seed_recipe_and_our_own_models():
     assert list_models() == EXPECTED
-    for name in EXPECTED:
+    for name in BEYOND:
+        spec = get_spec(name)
+        assert spec.beyond_tutorials and spec.reported_accuracy is None
+        assert models.display_name(name) == f"{name} (beyond the tutorials)"
+        assert models.source_label(name) == "beyond"
+    for name in TUTORIAL_MODELS:
+        assert not get_spec(name).beyond_tutorials
+        assert models.display_name(name) == name
         spec = get_spec(name)
         assert spec.tutorial[:3] in {"000", "001", "002", "003", "004"}
         assert 0.5 < spec.reported_accuracy < 1.0
@@ -34,6 +43,11 @@ def test_recipes_follow_the_tutorials():
     assert get_spec("twoconv").recipe.batch_size == 512
     assert get_spec("twoconv").recipe.epochs == 50
     assert get_spec("strided3").recipe.validation == "test"
+    robust = get_spec("robust").recipe
+    assert robust.augmentation == "styles" and robust.schedule == "cosine"
+    assert robust.validation == "split"  # nothing is chosen on the test set
+    words = models.recipe_in_words(robust)
+    assert "outlines" in words and "cosine" in words and "batch 128" in words
 
 
 def test_unknown_model_lists_the_known_ones():
