@@ -60,7 +60,8 @@ async def session(browser, url, sid, latencies, errors):
                 )
                 await page.get_by_role("heading", name=name).wait_for(timeout=CLIENT_TIMEOUT)
                 await (
-                    page.get_by_text("models say")
+                    page.get_by_text("model says")
+                    .or_(page.get_by_text("models say"))
                     .or_(page.get_by_text("models disagree"))
                     .first.wait_for(timeout=CLIENT_TIMEOUT)
                 )
@@ -79,6 +80,8 @@ async def session(browser, url, sid, latencies, errors):
                 for j in range(1, 10):
                     await page.mouse.move(x0 + (j > 5) * 60, y0 + 18 * j, steps=2)
                 await page.mouse.up()
+                await settle(page)
+                await page.get_by_role("button", name="Classify").click()
                 await page.get_by_role("heading", name="Your drawing").wait_for(
                     timeout=CLIENT_TIMEOUT
                 )

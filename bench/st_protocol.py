@@ -107,6 +107,8 @@ class StreamlitSession:
         states = WidgetStates(widgets=list(self.widgets.values()))
         client = ClientState(query_string="", page_name=self.page, widget_states=states)
         await self._send(BackMsg(rerun_script=client))
+        # a button press lasts one run, as in the browser
+        self.widgets = {k: w for k, w in self.widgets.items() if not w.HasField("trigger_value")}
         run = Run()
         while True:
             msg = await self._receive()
@@ -128,6 +130,10 @@ class StreamlitSession:
         state = WidgetState(id=widget_id)
         state.string_array_value.data.extend(values)
         self.widgets[widget_id] = state
+
+    def press(self, widget_id: str) -> None:
+        """Click a button: true for the next run only."""
+        self.widgets[widget_id] = WidgetState(id=widget_id, trigger_value=True)
 
     def set_json(self, widget_id: str, value: object) -> None:
         self.widgets[widget_id] = WidgetState(id=widget_id, json_value=json.dumps(value))

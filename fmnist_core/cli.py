@@ -174,7 +174,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from fmnist_core.errors import FmnistError as ProjectError
-    from fmnist_core.predict import Predictor, available_artifacts
+    from fmnist_core.predict import Predictor, available_artifacts, headline
     from fmnist_core.preprocess import preprocess
 
     names = None if args.model == "all" else [args.model]
@@ -189,16 +189,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ProjectError("No trained model is available: run `python -m fmnist_core train cnn1`")
     predictor = Predictor(artifacts)
     invert = {"auto": None, "yes": True, "no": False}[args.invert]
+    fill = {"auto": None, "yes": True, "no": False}[args.fill]
     results, failed = [], 0
     for path in args.images:
         try:
-            prep = preprocess(path, invert=invert)
+            prep = preprocess(path, invert=invert, fill=fill)
         except ProjectError as e:
             failed += 1
             results.append({"image": path, "error": str(e)})
             continue
         answers = predictor(prep.image)
-        results.append({"image": path, "models": {n: a.as_json() for n, a in answers.items()}})
+        head = headline(answers)
+        results.append({
+            "image": path,
+            "inverted": prep.inverted,
+            "filled": prep.filled,
+            "headline": {"model": head.model, "class": head.class_name, "label": head.label,
+                         "agree": head.agree, "others": head.others},
+            "models": {n: a.as_json() for n, a in answers.items()},
+        })  # fmt: skip
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -206,7 +215,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if "error" in r:
                 print(f"{r['image']}: ERROR {r['error']}")
                 continue
-            print(r["image"])
+            head = r["headline"]
+            who = f"the {head['model']} model" if head["model"] else "the majority"
+            agree = f"{head['agree']} of {head['others']} {'others' if head['model'] else 'models'}"
+            print(f"{r['image']}: {who} says {head['class']} ({agree} agree)"
+                  + ("; outlines filled" if r["filled"] else ""))  # fmt: skip
             for name, a in r["models"].items():
                 print(f"  {name:14s} {a['class']:12s} {max(a['probabilities']) * 100:5.1f}%")
     return 1 if failed else 0
@@ -287,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "yes", "no"],
         default="auto",
         help="invert to a light item on black: auto detects a light background",
+    )
+    p.add_argument(
+        "--fill",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="fill the closed outlines of a drawing into a silhouette: auto detects drawings "
+        "made of thin strokes of one colour (photos are never filled)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_predict)

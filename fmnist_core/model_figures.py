@@ -94,12 +94,19 @@ def per_class_accuracy_figure(accuracy: dict[str, Sequence[float]]) -> go.Figure
 def accuracy_vs_params_figure(models: list[dict]) -> go.Figure:
     """Each model's test accuracy against its parameter count, with reference accuracies."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=[m["params"] for m in models], y=[m["test_accuracy"] for m in models],
-        text=[m["name"] for m in models], mode="markers+text", textposition="top center",
-        marker=dict(size=12, color=PALETTE[0]), name="our models",
-        hovertemplate="%{text}<br>%{x:,} parameters<br>%{y:.2%}<extra></extra>",
-    ))  # fmt: skip
+    groups = (
+        ("tutorial models", [m for m in models if not m.get("beyond_tutorials")], "circle", 0),
+        ("beyond the tutorials", [m for m in models if m.get("beyond_tutorials")], "diamond", 2),
+    )
+    for label, group, symbol, colour in groups:
+        if not group:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[m["params"] for m in group], y=[m["test_accuracy"] for m in group],
+            text=[m["name"] for m in group], mode="markers+text", textposition="top center",
+            marker=dict(size=12, symbol=symbol, color=PALETTE[colour]), name=label,
+            hovertemplate="%{text}<br>%{x:,} parameters<br>%{y:.2%}<extra></extra>",
+        ))  # fmt: skip
     reported = [m for m in models if m.get("reported_accuracy")]
     fig.add_trace(go.Scatter(
         x=[m["params"] for m in reported], y=[m["reported_accuracy"] for m in reported],

@@ -85,6 +85,36 @@ class Predictor:
         return answers
 
 
+# The model whose answer the Predict page leads with: trained for drawings and uploads too.
+HEADLINE_MODEL = "robust"
+
+
+@dataclass
+class Headline:
+    """The answer to lead with, and how many of the other models agree with it."""
+
+    model: str | None  # the headline model's name; None: the majority of all models
+    label: int
+    agree: int
+    others: int
+
+    @property
+    def class_name(self) -> str:
+        return CLASS_NAMES[self.label]
+
+
+def headline(answers: dict[str, Answer]) -> Headline:
+    """The robust model's answer when it is loaded, else the majority's."""
+    lead = answers.get(HEADLINE_MODEL)
+    if lead is None:
+        name, votes = consensus(answers)
+        return Headline(None, CLASS_NAMES.index(name), votes, len(answers))
+    others = [a for n, a in answers.items() if n != HEADLINE_MODEL]
+    return Headline(
+        HEADLINE_MODEL, lead.label, sum(a.label == lead.label for a in others), len(others)
+    )
+
+
 def models_disagree(answers: dict[str, Answer]) -> bool:
     return len({a.label for a in answers.values()}) > 1
 

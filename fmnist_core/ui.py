@@ -26,8 +26,15 @@ from fmnist_core.embed import (
 )
 from fmnist_core.errors import DatasetError
 from fmnist_core.figures import probabilities_figure
-from fmnist_core.gallery import thumbnail
-from fmnist_core.predict import Answer, Predictor, available_artifacts, consensus, models_disagree
+from fmnist_core.gallery import thumbnail, tile
+from fmnist_core.predict import (
+    Answer,
+    Predictor,
+    available_artifacts,
+    consensus,
+    headline,
+    models_disagree,
+)
 from fmnist_core.preprocess import Preprocessed, PreprocessError, preprocess
 from fmnist_core.results import ModelResults
 
@@ -199,14 +206,29 @@ def show_steps(prep: Preprocessed) -> None:
         col.image(thumbnail(step.image), caption=caption, output_format="PNG", width=112)
 
 
-def show_answers(answers: dict[str, Answer], true_label: int | None = None) -> None:
-    """Agreement line, a top-3 table per model, and the all-class bar chart."""
-    winner, votes = consensus(answers)
+def show_answers(
+    answers: dict[str, Answer], true_label: int | None = None, user_picture: bool = False
+) -> None:
+    """The headline answer (the robust model's) with how many others agree, a top-3 table per
+    model, and the all-class bar chart. `user_picture`: drawn or uploaded, not a test image."""
     truth = f" The true class is **{CLASS_NAMES[true_label]}**." if true_label is not None else ""
-    if models_disagree(answers):
-        st.warning(f"**The models disagree**: {votes} of {len(answers)} say **{winner}**.{truth}")
+    head = headline(answers)
+    if head.model is not None:
+        text = (
+            f"**The {head.model} model says {head.class_name}**; {head.agree} of "
+            f"{head.others} tutorial models agree.{truth}"
+        )
+        (st.success if head.agree * 2 > head.others else st.warning)(text)
+        if user_picture:
+            why_tutorial_models_fail(expanded=head.agree * 2 <= head.others)
     else:
-        st.success(f"All {len(answers)} models say **{winner}**.{truth}")
+        winner, votes = consensus(answers)
+        if models_disagree(answers):
+            st.warning(
+                f"**The models disagree**: {votes} of {len(answers)} say **{winner}**.{truth}"
+            )
+        else:
+            st.success(f"All {len(answers)} models say **{winner}**.{truth}")
     rows = []
     for a in answers.values():
         top = a.top(3)
@@ -223,13 +245,54 @@ def show_answers(answers: dict[str, Answer], true_label: int | None = None) -> N
     )
 
 
+@st.cache_resource(show_spinner=False)
+def _styled_training_examples() -> tuple[np.ndarray, np.ndarray]:
+    """Eight training images, one per row of the strip, and three styled copies of each."""
+    from fmnist_core.augment import styled_examples
+
+    ds = dataset_or_stop()
+    picks = np.array([int(np.flatnonzero(ds.y_train == c)[0]) for c in (0, 1, 3, 5, 7, 8, 9, 2)])
+    originals = ds.x_train[picks]
+    return originals, styled_examples(originals, seed=3, copies=3)
+
+
+def why_tutorial_models_fail(expanded: bool = False) -> None:
+    """The lesson in plain words, with training images as the robust model saw them."""
+    with st.expander("Why do the tutorial models get drawings wrong?", expanded=expanded):
+        st.markdown(
+            "The tutorial models only ever saw **product photos**: a solid, shaded item in side "
+            "profile. A drawing made of lines, a flat icon or a shoe seen from the front is "
+            "something they never met, so they guess; a closed outline often looks to them "
+            "like a bag. The **robust** model learned from the same 60,000 training photos, "
+            "but each one also drawn as an outline, filled in as a silhouette, flat-shaded, "
+            "turned, mirrored, thicker or thinner, like these:"
+        )
+        originals, styled = _styled_training_examples()
+        copies = len(styled) // len(originals)
+        strip = [
+            image
+            for i, original in enumerate(originals)
+            for image in (original, *styled[i * copies : (i + 1) * copies])
+        ]
+        st.image(
+            tile(np.stack(strip), cols=4 * (copies + 1), scale=2),
+            caption="Each product photo (first of four) and three ways the robust model saw it",
+            output_format="PNG",
+        )
+
+
 def classify_and_show(
-    source, title: str, invert: bool | None, true_label: int | None = None
+    source,
+    title: str,
+    invert: bool | None,
+    true_label: int | None = None,
+    fill: bool | None = None,
+    user_picture: bool = True,
 ) -> None:
     """Preprocess one image, show its steps and every model's answer; bad input is one sentence."""
     st.subheader(title)
     try:
-        prep = preprocess(source, invert=invert)
+        prep = preprocess(source, invert=invert, fill=fill)
     except PreprocessError as e:
         st.error(f"{title}: {e}")
         return
@@ -237,7 +300,7 @@ def classify_and_show(
     show_steps(prep)
     answers = predictor(prep.image)
     st.session_state["last_prediction_image"] = prep.image  # other pages can place it
-    show_answers(answers, true_label)
+    show_answers(answers, true_label, user_picture=user_picture)
 
 
 # --------------------------------------------------------------------------- stored results

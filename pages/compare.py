@@ -10,6 +10,7 @@ from fmnist_core.model_figures import (
     learning_curves_figure,
     per_class_accuracy_figure,
 )
+from fmnist_core.models import display_name
 from fmnist_core.results import per_class_accuracy
 from fmnist_core.ui import MODEL_TABLE_COLUMNS, run_through_app, trained_results
 
@@ -17,7 +18,8 @@ run_through_app()
 st.title("Compare models")
 st.markdown(
     "How the tutorials' models compare on the same 10,000 test images: what the tutorial "
-    "reported against what we measured, how they learned, and where each one is strong."
+    "reported against what we measured, how they learned, and where each one is strong. "
+    "Models marked *beyond* are our own recipes, not a tutorial's."
 )
 
 results = trained_results()
@@ -28,7 +30,7 @@ board = pd.DataFrame(
     [
         {
             "Model": name,
-            "Tutorial": r["tutorial"][:3],
+            "Source": "beyond the tutorials" if r["beyond_tutorials"] else r["source"],
             "Parameters": r["params"],
             "Training (s)": r["training_seconds"],
             "Epochs": r["epochs"],
@@ -50,7 +52,13 @@ st.dataframe(
 
 st.subheader("Learning curves")
 names = list(results)
-chosen = st.multiselect("Models", names, default=names[: min(4, len(names))], key="curve_models")
+chosen = st.multiselect(
+    "Models",
+    names,
+    default=names[: min(4, len(names))],
+    key="curve_models",
+    format_func=display_name,
+)
 left, right = st.columns([1, 2])
 metric = left.segmented_control(
     "Metric", ["accuracy", "loss"], default="accuracy", key="curve_metric"

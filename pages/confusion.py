@@ -6,6 +6,7 @@ import streamlit as st
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.gallery import tile
 from fmnist_core.model_figures import confusion_figure
+from fmnist_core.models import display_name
 from fmnist_core.results import (
     matrix_csv,
     misclassified_csv,
@@ -30,7 +31,9 @@ results = trained_results()
 names = list(results)
 best = max(names, key=lambda n: results[n].correct.mean())
 top, mode_col = st.columns([2, 1])
-model = top.selectbox("Model", names, index=names.index(best), key="cm_model")
+model = top.selectbox(
+    "Model", names, index=names.index(best), key="cm_model", format_func=display_name
+)
 mode = mode_col.segmented_control("Show", ["Counts", "Row %"], default="Counts", key="cm_mode")
 r = results[model]
 cm = r.confusion()
@@ -103,7 +106,7 @@ for c in top_confusions(cm, 5):
 st.subheader("Two models side by side")
 others = [n for n in names if n != model]
 if others and st.toggle("Compare with another model", key="cm_compare"):
-    other = st.selectbox("Compare with", others, key="cm_other")
+    other = st.selectbox("Compare with", others, key="cm_other", format_func=display_name)
     o = results[other]
     diff_col, grids = st.columns([5, 4])
     with diff_col:

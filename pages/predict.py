@@ -1,5 +1,7 @@
 """Predict: draw, upload or pick an image and see every model's answer."""
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 
@@ -19,7 +21,8 @@ st.markdown(
 source = st.segmented_control(
     "Image source", ["Draw", "Upload", "Test image"], default="Test image", key="source"
 )
-invert_choice = st.segmented_control(
+invert_col, fill_col = st.columns(2)
+invert_choice = invert_col.segmented_control(
     "Invert colours",
     ["Auto", "Yes", "No"],
     default="Auto",
@@ -27,6 +30,15 @@ invert_choice = st.segmented_control(
     help="Fashion-MNIST shows a light item on black. Auto inverts pictures with a light background.",
 )
 invert = {"Auto": None, "Yes": True, "No": False}.get(invert_choice)
+fill_choice = fill_col.segmented_control(
+    "Fill outlines",
+    ["Auto", "Fill", "Don't fill"],
+    default="Auto",
+    key="fill",
+    help="The models learned from solid items. Auto fills the closed outlines of a drawing "
+    "(thin lines of one colour) into a silhouette; photos are never filled.",
+)
+fill = {"Auto": None, "Fill": True, "Don't fill": False}.get(fill_choice)
 
 
 def draw() -> None:
@@ -38,8 +50,6 @@ def draw() -> None:
     left, right = st.columns([1, 2])
     with left:
         brush = st.slider("Brush size", 4, 40, 18)
-        if st.button("Clear the drawing"):
-            st.session_state["canvas_version"] = st.session_state.get("canvas_version", 0) + 1
         result = st_canvas(
             stroke_width=brush,
             stroke_color="#FFFFFF",
@@ -50,14 +60,30 @@ def draw() -> None:
             return_image_data=True,
             key=f"canvas-{st.session_state.get('canvas_version', 0)}",
         )
+        clear_col, classify_col = st.columns(2)
+        if clear_col.button("Clear the drawing"):
+            st.session_state["canvas_version"] = st.session_state.get("canvas_version", 0) + 1
+            st.session_state.pop("classified_drawing", None)
+            st.rerun()
+        classify = classify_col.button("Classify", type="primary")
+        live = st.toggle("Live: answer after every stroke", key="live")
     with right:
         image = result.image_data if result is not None else None
         if image is None or np.asarray(image)[..., :3].max() < 30:
             st.info(
-                "Draw a piece of clothing in light ink: the models answer as soon as you let go."
+                "Draw a whole piece of clothing in light ink, as an outline or filled in, "
+                "then press **Classify**."
             )
             return
-        classify_and_show(np.asarray(image)[..., :3], "Your drawing", invert)
+        pixels = np.ascontiguousarray(np.asarray(image)[..., :3])
+        # answer a finished drawing only: half a drawing gets confident, wrong labels
+        drawing = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
+        if classify or live:
+            st.session_state["classified_drawing"] = drawing
+        if st.session_state.get("classified_drawing") != drawing:
+            st.info("Press **Classify** when your drawing is finished.")
+            return
+        classify_and_show(pixels, "Your drawing", invert, fill=fill)
 
 
 def upload() -> None:
@@ -68,7 +94,7 @@ def upload() -> None:
         st.info("PNG, JPEG, WebP, BMP, TIFF or GIF; a single item per picture works best.")
         return
     for f in files:
-        classify_and_show(f.getvalue(), f.name, invert)
+        classify_and_show(f.getvalue(), f.name, invert, fill=fill)
 
 
 def test_image() -> None:
@@ -81,7 +107,12 @@ def test_image() -> None:
     true_label = int(ds.y_test[index])
     with right:
         classify_and_show(
-            ds.x_test[index], f"Test image {index}: {CLASS_NAMES[true_label]}", invert, true_label
+            ds.x_test[index],
+            f"Test image {index}: {CLASS_NAMES[true_label]}",
+            invert,
+            true_label,
+            fill=fill,
+            user_picture=False,
         )
 
 

@@ -79,6 +79,9 @@ def test_cli_predict_json_for_good_files(image_files):
             assert answer["class"] == CLASS_NAMES[answer["label"]]
         votes = [a["class"] for a in r["models"].values()]
         assert votes.count(expected) > len(votes) / 2
+        assert r["headline"]["model"] == "robust"
+        assert r["headline"]["class"] == r["models"]["robust"]["class"]
+        assert r["filled"] is False  # photos are never filled
 
 
 def test_cli_predict_reports_unreadable_files_and_goes_on(image_files):
@@ -104,15 +107,22 @@ def test_predict_page_with_a_test_image(real_dataset):
     assert all(col in table for col in ("#1", "#2", "#3", "Time (ms)"))
     verdict = (at.success or at.warning)[0].value
     assert f"The true class is **{CLASS_NAMES[real_dataset.y_test[2]]}**" in verdict
+    # the headline is the robust model's answer, with how many tutorial models agree
+    robust = table[table["Model"] == "robust"].iloc[0]
+    assert verdict.startswith(f"**The robust model says {robust['#1'].rsplit(' ', 1)[0]}**")
+    agree = sum(
+        row["#1"].rsplit(" ", 1)[0] == robust["#1"].rsplit(" ", 1)[0]
+        for _, row in table.iterrows()
+        if row["Model"] != "robust"
+    )
+    assert f"{agree} of {len(table) - 1} tutorial models agree" in verdict
     captions = [c for img in at.image for c in img.captions]
     assert any(c.startswith("final 28x28") for c in captions)
 
 
 def _wait_for_answers(page, title: str):
     page.get_by_role("heading", name=title).wait_for(timeout=90_000)
-    page.get_by_text("models say").or_(page.get_by_text("models disagree")).first.wait_for(
-        timeout=90_000
-    )
+    page.get_by_text("The robust model says").first.wait_for(timeout=90_000)
 
 
 @pytest.mark.browser
@@ -130,6 +140,10 @@ def test_draw_and_upload_in_a_real_browser(streamlit_url, page, image_files, tmp
     for k in range(1, 15):  # a trouser-like stroke: down, across, down
         page.mouse.move(x0 + (k > 7) * box["width"] * 0.3, y0 + box["height"] * 0.05 * k, steps=3)
     page.mouse.up()
+    # an unfinished drawing gets no answer until the person presses Classify
+    page.get_by_text("Press Classify when your drawing is finished").wait_for(timeout=60_000)
+    assert page.get_by_role("heading", name="Your drawing").count() == 0
+    page.get_by_role("button", name="Classify").click()
     _wait_for_answers(page, "Your drawing")
     page.screenshot(path=str(tmp_path / "draw.png"), full_page=True)
 
