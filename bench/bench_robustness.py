@@ -5,15 +5,13 @@ enlarged 4-8x (bicubic), placed off-centre on a larger canvas, saved as an RGB J
 (quality 85), then run through our preprocessing. Goal: at most 3 points lost per model.
 """
 
-import io
-
 import numpy as np
-from PIL import Image
 
 from fmnist_core.data import load_dataset, stratified_subset
 from fmnist_core.evaluate import predict_probabilities
 from fmnist_core.predict import available_artifacts
 from fmnist_core.preprocess import preprocess
+from fmnist_core.user_pictures import user_photo
 
 N = 2000
 ds = load_dataset()
@@ -21,21 +19,8 @@ idx = stratified_subset(ds.y_test, N, seed=0)
 rng = np.random.default_rng(0)
 
 
-def as_user_photo(img):
-    scale = int(rng.integers(4, 9))
-    big = Image.fromarray(255 - img).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
-    w, h = big.width + int(rng.integers(20, 200)), big.height + int(rng.integers(20, 200))
-    canvas = Image.new("L", (w, h), 255)
-    canvas.paste(
-        big, (int(rng.integers(0, w - big.width + 1)), int(rng.integers(0, h - big.height + 1)))
-    )
-    buf = io.BytesIO()
-    canvas.convert("RGB").save(buf, "JPEG", quality=85)
-    return buf.getvalue()
-
-
 originals = ds.x_test[idx]
-processed = np.stack([preprocess(as_user_photo(img)).image for img in originals])
+processed = np.stack([preprocess(user_photo(img, rng)).image for img in originals])
 labels = ds.y_test[idx]
 corr = [
     np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1]

@@ -264,7 +264,9 @@ def default_options(model: str) -> dict[str, Any]:
     from fmnist_core.training_run import TrainOptions
 
     recipe = get_spec(model).recipe
-    return {**asdict(TrainOptions()), "epochs": min(recipe.epochs, 5), "augment_epochs": 0,
+    # a recipe that trains only on augmented images (robust) keeps that phase, shortened
+    augment = 0 if recipe.epochs else min(recipe.augment_epochs, 3)
+    return {**asdict(TrainOptions()), "epochs": min(recipe.epochs, 5), "augment_epochs": augment,
             "batch_size": recipe.batch_size, "kfold": 0, "limit": 10_000}  # fmt: skip
 
 

@@ -333,11 +333,7 @@ def preprocess(
         outlines = fill_outlines(gray)
         filled = bool(fill) or outlines.is_outline_drawing
         if filled:
-            why = (
-                "manual"
-                if fill
-                else f"auto: a drawing of outlines ({outlines.hole_share:.0%} of the item enclosed)"
-            )
+            why = "manual" if fill else f"auto: a drawing, {outlines.hole_share:.0%} of it enclosed"
             gray = outlines.image
             steps.append(Step("outlines filled", gray, why))
     if dataset_like:

@@ -201,9 +201,11 @@ def predictor_or_stop() -> Predictor:
 def show_steps(prep: Preprocessed) -> None:
     """The preprocessing path as a row of small images."""
     cols = st.columns(len(prep.steps))
+    # six or more steps (a drawing that was filled) share the row instead of overflowing it
+    width = "stretch" if len(prep.steps) >= 6 else 112
     for col, step in zip(cols, prep.steps):
         caption = step.name + (f" ({step.note})" if step.note else "")
-        col.image(thumbnail(step.image), caption=caption, output_format="PNG", width=112)
+        col.image(thumbnail(step.image), caption=caption, output_format="PNG", width=width)
 
 
 def show_answers(
@@ -230,7 +232,9 @@ def show_answers(
         else:
             st.success(f"All {len(answers)} models say **{winner}**.{truth}")
     rows = []
-    for a in answers.values():
+    # the headline model first, then the tutorials' in registry order
+    ordered = sorted(answers.values(), key=lambda a: a.name != head.model)
+    for a in ordered:
         top = a.top(3)
         row = {"Model": a.name}
         if true_label is not None:
@@ -275,7 +279,7 @@ def why_tutorial_models_fail(expanded: bool = False) -> None:
             for image in (original, *styled[i * copies : (i + 1) * copies])
         ]
         st.image(
-            tile(np.stack(strip), cols=4 * (copies + 1), scale=2),
+            tile(np.stack(strip), cols=2 * (copies + 1), scale=3),
             caption="Each product photo (first of four) and three ways the robust model saw it",
             output_format="PNG",
         )

@@ -63,12 +63,20 @@ def draw() -> None:
         clear_col, classify_col = st.columns(2)
         if clear_col.button("Clear the drawing"):
             st.session_state["canvas_version"] = st.session_state.get("canvas_version", 0) + 1
-            st.session_state.pop("classified_drawing", None)
+            for key in ("classified_drawing", "drawing"):
+                st.session_state.pop(key, None)
             st.rerun()
-        classify = classify_col.button("Classify", type="primary")
+        if classify_col.button("Classify", type="primary"):
+            # The canvas may hand over the last stroke in the run after the click: answer the
+            # drawing in this run and in the next one.
+            st.session_state["classify_runs"] = 2
         live = st.toggle("Live: answer after every stroke", key="live")
+    # The canvas hands its picture over once per stroke, not on runs that other widgets start
+    # (the Classify button among them): keep the latest one.
+    if result is not None and result.image_data is not None:
+        st.session_state["drawing"] = result.image_data
     with right:
-        image = result.image_data if result is not None else None
+        image = st.session_state.get("drawing")
         if image is None or np.asarray(image)[..., :3].max() < 30:
             st.info(
                 "Draw a whole piece of clothing in light ink, as an outline or filled in, "
@@ -78,8 +86,10 @@ def draw() -> None:
         pixels = np.ascontiguousarray(np.asarray(image)[..., :3])
         # answer a finished drawing only: half a drawing gets confident, wrong labels
         drawing = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
-        if classify or live:
+        pending = st.session_state.get("classify_runs", 0)
+        if pending or live:
             st.session_state["classified_drawing"] = drawing
+            st.session_state["classify_runs"] = max(0, pending - 1)
         if st.session_state.get("classified_drawing") != drawing:
             st.info("Press **Classify** when your drawing is finished.")
             return

@@ -7,7 +7,7 @@ import streamlit as st
 from fmnist_core import jobs
 from fmnist_core.errors import FmnistError
 from fmnist_core.model_figures import learning_curves_figure
-from fmnist_core.models import get_spec, list_models
+from fmnist_core.models import get_spec, list_models, recipe_in_words
 from fmnist_core.ui import run_through_app
 
 run_through_app()
@@ -25,19 +25,27 @@ def settings_form(lock) -> None:
         "Model", names, key="train_model", format_func=lambda n: f"{n}: {get_spec(n).description}"
     )
     defaults = jobs.default_options(model)
-    recipe = get_spec(model).recipe
+    spec = get_spec(model)
+    recipe = spec.recipe
+    whose = (
+        "Our recipe (beyond the tutorials)" if spec.beyond_tutorials else "The tutorial's recipe"
+    )
     st.caption(
-        f"The tutorial's recipe: {recipe.epochs} epochs"
-        + (f" + {recipe.augment_epochs} augmented" if recipe.augment_epochs else "")
-        + f", batch {recipe.batch_size}, {recipe.optimizer}"
+        f"{whose}: {recipe_in_words(recipe)}"
         + (f", {recipe.kfold}-fold cross-validation" if recipe.kfold else "")
         + ". The defaults below are a quick version of it."
     )
+    augment_help = (
+        "Epochs on training images drawn as outlines, silhouettes, flat shades, turned and mirrored"
+        if recipe.augmentation == "styles"
+        else "Extra epochs on rotated, shifted, zoomed images (tutorial 000)"
+    )
     with st.form("train_form"):
         c1, c2, c3 = st.columns(3)
-        epochs = c1.number_input("Epochs", 1, 200, defaults["epochs"])
-        augment = c1.number_input("Augmented epochs", 0, 200, defaults["augment_epochs"],
-                                  help="Extra epochs on rotated, shifted, zoomed images (tutorial 000)")  # fmt: skip
+        epochs = c1.number_input("Epochs", 0, 200, defaults["epochs"])
+        augment = c1.number_input(
+            "Augmented epochs", 0, 200, defaults["augment_epochs"], help=augment_help
+        )
         batch = c2.select_slider(
             "Batch size", [16, 32, 64, 128, 256, 512, 1024], defaults["batch_size"]
         )
@@ -49,6 +57,9 @@ def settings_form(lock) -> None:
         owner = st.text_input("Your name (shown to others while you train)", key="train_owner")
         start = st.form_submit_button("Start training", type="primary", disabled=lock is not None)
     if start:
+        if epochs + augment == 0:
+            st.error("Train for at least one epoch, plain or augmented.")
+            return
         if kfold == 1:
             st.error("k-fold needs at least 2 folds (or 0 for none).")
             return

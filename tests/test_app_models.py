@@ -22,6 +22,11 @@ def test_models_page_lists_every_registry_model():
     assert status["vgg19"] in ("needs ImageNet weights", "trained", "shipped")
     shipped = table[table["Status"] == "shipped"]
     assert shipped["Test accuracy"].between(80, 100).all()
+    source = dict(zip(table["Model"], table["Source"]))
+    assert source["robust"] == "beyond the tutorials" and source["cnn1"] == "tutorial 000"
+    # our own models get their recipe in words, marked as beyond the tutorials
+    assert at.subheader[0].value == "Beyond the tutorials"
+    assert any("robust" in m.value and "outlines" in m.value for m in at.markdown)
 
 
 @pytest.mark.browser

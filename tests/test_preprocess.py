@@ -210,7 +210,7 @@ def test_a_closed_shirt_outline_is_filled_into_a_silhouette():
     outline = preprocess(_canvas_drawing(filled=False))
     assert outline.filled
     step = next(s for s in outline.steps if s.name == "outlines filled")
-    assert step.note.startswith("auto: a drawing of outlines")
+    assert step.note.startswith("auto: a drawing, ") and step.note.endswith("of it enclosed")
     # the body of the shirt, empty in the drawing, is now as bright as the strokes
     assert outline.image[10:22, 10:18].min() > 200
     unfilled = preprocess(_canvas_drawing(filled=False), fill=False)

@@ -133,6 +133,8 @@ def test_compare_page(all_results):
         max(r.correct.mean() for r in all_results.values()) * 100, abs=0.01
     )
     assert len(at.get("plotly_chart")) >= 3
+    source = dict(zip(board["Model"], board["Source"]))
+    assert source["robust"] == "beyond the tutorials" and source["baseline"] == "003"
     at.multiselect(key="curve_models").set_value(list(all_results)[:2]).run()
     assert not at.exception
 
@@ -141,6 +143,8 @@ def test_confusion_page_shows_exactly_the_cell(all_results, real_dataset):
     at = AppTest.from_file(APP, default_timeout=180)
     at.switch_page("pages/confusion.py").run()
     assert not at.exception
+    # our own models are listed like any other, marked as beyond the tutorials
+    assert "robust (beyond the tutorials)" in at.selectbox(key="cm_model").options
     name = list(all_results)[1]
     r = all_results[name]
     at.selectbox(key="cm_model").set_value(name).run()
