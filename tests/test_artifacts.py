@@ -140,6 +140,9 @@ def test_every_cpu_model_is_shipped(name):
                 "per_class", "confusion_matrix", "reported_accuracy"):  # fmt: skip
         assert key in m, key
     assert m["dataset_is_original"] and m["limit"] is None
+    if m["reported_accuracy"] is None:  # our own recipe: no tutorial figure to match
+        assert m["tutorial"] == "Beyond the tutorials"
+        return
     gap = m["test_accuracy"] - m["reported_accuracy"]
     assert gap >= -0.015 or m.get("note"), (
         f"{name} is {-gap:.3f} below its tutorial and says nothing"
