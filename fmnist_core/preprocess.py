@@ -40,6 +40,9 @@ SHARPEN = 50  # UnsharpMask percent; measured best for robustness (bench_robustn
 OUTLINE_HOLE_SHARE = 0.20
 INK_SHARE = 0.75
 STROKE_HALF_WIDTH = 0.12
+# Light clip art with a dark outline: strokes above this share of the brightest strokes, a
+# thin outline (half-width) around an inside of at least this share of the item.
+PALE_INK_LEVEL, PALE_HOLE_SHARE, PALE_HALF_WIDTH = 0.3, 0.5, 0.05
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
@@ -256,16 +259,41 @@ class OutlineFill:
         )
 
 
-def fill_outlines(gray: np.ndarray) -> OutlineFill:
+def outline_fill(gray: np.ndarray) -> OutlineFill:
+    """How to fill a light-on-dark picture's outlines: strokes against the background, or,
+    for light clip art with a dark outline (yellow, pastel, cream: once inverted, bright
+    strokes around a dim inside), strokes against that dim inside. The second reading asks
+    for more (a thin outline around a large inside), since the dim parts of a photo look alike.
+    """
+    plain = fill_outlines(gray)
+    if plain.is_outline_drawing:
+        return plain
+    pale = fill_outlines(gray, ink_level=PALE_INK_LEVEL)
+    if (
+        pale.is_outline_drawing
+        and pale.hole_share >= PALE_HOLE_SHARE
+        and pale.half_width <= PALE_HALF_WIDTH
+    ):
+        return pale
+    return plain
+
+
+def fill_outlines(gray: np.ndarray, ink_level: float = 0.0) -> OutlineFill:
     """Fill the regions that the item's strokes enclose (light item on a dark background).
 
-    Small gaps in a hand-drawn outline (about 2% of the item's size) are bridged first, so a
-    shape that is almost closed still fills; the strokes themselves keep their brightness.
+    Strokes are pixels brighter than the background by ITEM_THRESHOLD and by `ink_level`
+    times the brightest strokes. Small gaps in a hand-drawn outline (about 2% of the item's
+    size) are bridged first, so a shape that is almost closed still fills; the strokes
+    themselves keep their brightness.
     """
     from scipy import ndimage
 
     background = float(np.median(_border(gray)))
-    mask = gray.astype(np.int16) - background > ITEM_THRESHOLD
+    above = gray.astype(np.int16) - background
+    threshold = float(ITEM_THRESHOLD)
+    if ink_level and (above > threshold).any():
+        threshold = max(threshold, ink_level * float(np.percentile(above[above > threshold], 95)))
+    mask = above > threshold
     if not mask.any():
         return OutlineFill(gray.copy(), 0.0, 0.0, 0.0)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
@@ -330,7 +358,7 @@ def preprocess(
     dataset_like = _looks_like_dataset(gray)
     filled = False
     if fill is not False and not (dataset_like and fill is None):
-        outlines = fill_outlines(gray)
+        outlines = outline_fill(gray)
         filled = bool(fill) or outlines.is_outline_drawing
         if filled:
             why = "manual" if fill else f"auto: a drawing, {outlines.hole_share:.0%} of it enclosed"

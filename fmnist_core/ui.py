@@ -267,9 +267,9 @@ def why_tutorial_models_fail(expanded: bool = False) -> None:
             "The tutorial models only ever saw **product photos**: a solid, shaded item in side "
             "profile. A drawing made of lines, a flat icon or a shoe seen from the front is "
             "something they never met, so they guess; a closed outline often looks to them "
-            "like a bag. The **robust** model learned from the same 60,000 training photos, "
-            "but each one also drawn as an outline, filled in as a silhouette, flat-shaded, "
-            "turned, mirrored, thicker or thinner, like these:"
+            "like a bag. The **robust** model learned from the same training photos, and from "
+            "each of them drawn as an outline, filled in as a silhouette, flat-shaded, turned, "
+            "mirrored, thicker or thinner, like these:"
         )
         originals, styled = _styled_training_examples()
         copies = len(styled) // len(originals)

@@ -248,3 +248,23 @@ def test_photos_and_dataset_images_are_never_filled(sample, real_dataset):
 def test_manual_fill_override():
     forced = preprocess(_canvas_drawing(filled=True), fill=True)
     assert forced.filled and any(s.note == "manual" for s in forced.steps)
+
+
+def test_light_clip_art_with_a_dark_outline_is_filled():
+    """A yellow T-shirt icon with a black outline on a transparent background: once inverted,
+    a bright outline around a dim inside."""
+    from PIL import ImageDraw
+
+    icon = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(icon).polygon(SHIRT, fill=(250, 220, 40, 255), outline=(0, 0, 0, 255), width=6)
+    buf = io.BytesIO()
+    icon.save(buf, "PNG")
+    result = preprocess(buf.getvalue())
+    assert result.inverted and result.filled
+    assert result.image[10:22, 10:18].min() > 200  # the inside as bright as the outline
+    # a saturated colour stays a flat silhouette as it is: nothing to fill
+    red = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(red).polygon(SHIRT, fill=(200, 30, 30, 255), outline=(0, 0, 0, 255), width=6)
+    buf = io.BytesIO()
+    red.save(buf, "PNG")
+    assert not preprocess(buf.getvalue()).filled
