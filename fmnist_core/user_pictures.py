@@ -18,7 +18,7 @@ from PIL import Image
 
 # The canvas of the Predict page: 280x280, white strokes on black, brush 4-40 (default 18).
 CANVAS_SIDE = 280
-CANVAS_BRUSHES = (8, 12, 18, 24)
+CANVAS_BRUSHES = (4, 8, 12, 18, 24, 32, 40)
 ITEM_LEVEL = 40  # a pixel of a test image belongs to the item above this value
 
 
@@ -135,7 +135,7 @@ def user_photo(img: np.ndarray, rng: np.random.Generator) -> bytes:
 # name -> (renderer, what it mimics)
 PICTURE_SETS: dict[str, tuple[Callable, str]] = {
     "outline": (outline_drawing, "outline drawings: the item's edge, 1-3 px dark lines on white"),
-    "canvas": (canvas_drawing, "canvas strokes along the outline at brush sizes 8-24"),
+    "canvas": (canvas_drawing, "canvas strokes along the outline at brush sizes 4-40"),
     "silhouette": (silhouette, "filled silhouettes: one flat dark colour on white"),
     "flat": (flat_shaded, "flat-shaded clip art: 2-3 flat colours, often a dark outline"),
     "photo": (user_photo, "user-like photos: enlarged, off-centre JPEG on white"),
