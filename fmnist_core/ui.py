@@ -250,14 +250,28 @@ def show_answers(
 
 
 @st.cache_resource(show_spinner=False)
-def _styled_training_examples() -> tuple[np.ndarray, np.ndarray]:
-    """Eight training images, one per row of the strip, and three styled copies of each."""
+def _styled_training_strip() -> bytes:
+    """Eight training images, each followed by three styled copies, as one PNG (made once per
+    server: encoding it on every answer cost the 20-session load test)."""
+    import io
+
+    from PIL import Image
+
     from fmnist_core.augment import styled_examples
 
     ds = dataset_or_stop()
     picks = np.array([int(np.flatnonzero(ds.y_train == c)[0]) for c in (0, 1, 3, 5, 7, 8, 9, 2)])
     originals = ds.x_train[picks]
-    return originals, styled_examples(originals, seed=3, copies=3)
+    copies = 3
+    styled = styled_examples(originals, seed=3, copies=copies)
+    strip = [
+        image
+        for i, original in enumerate(originals)
+        for image in (original, *styled[i * copies : (i + 1) * copies])
+    ]
+    buf = io.BytesIO()
+    Image.fromarray(tile(np.stack(strip), cols=2 * (copies + 1), scale=3)).save(buf, "PNG")
+    return buf.getvalue()
 
 
 def why_tutorial_models_fail(expanded: bool = False) -> None:
@@ -271,17 +285,9 @@ def why_tutorial_models_fail(expanded: bool = False) -> None:
             "each of them drawn as an outline, filled in as a silhouette, flat-shaded, turned, "
             "mirrored, thicker or thinner, like these:"
         )
-        originals, styled = _styled_training_examples()
-        copies = len(styled) // len(originals)
-        strip = [
-            image
-            for i, original in enumerate(originals)
-            for image in (original, *styled[i * copies : (i + 1) * copies])
-        ]
         st.image(
-            tile(np.stack(strip), cols=2 * (copies + 1), scale=3),
+            _styled_training_strip(),
             caption="Each product photo (first of four) and three ways the robust model saw it",
-            output_format="PNG",
         )
 
 
