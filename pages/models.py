@@ -46,6 +46,7 @@ st.dataframe(
     table,
     hide_index=True,
     width="stretch",
+    height=35 * (len(table) + 1) + 3,  # every model in view, none behind a scroll bar
     column_config=MODEL_TABLE_COLUMNS,
 )
 
