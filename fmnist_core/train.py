@@ -130,6 +130,11 @@ class RandomAffine(keras.layers.RandomRotation):
                 "batch_size": batch}  # fmt: skip
 
 
+def augmentation_kind(augment: bool | str) -> str | None:
+    """None (no augmentation), or its kind: True means seed 000's affine transform."""
+    return "affine" if augment is True else (augment or None)
+
+
 def make_augmenter(seed: int = 0, kind: str = "affine"):
     """The augmented phase's transform, run in the input pipeline, not in the model: seed
     000's affine augmentation, or the picture styles of users' drawings and uploads."""
@@ -162,7 +167,7 @@ def make_dataset(
     """Batches of (float32 pixels 0-255, int labels) in the form the backend trains fastest on.
     `augment`: False, True (seed 000's affine transform) or an augmentation kind."""
     x = _as_images(x)
-    augment = "affine" if augment is True else augment
+    augment = augmentation_kind(augment)
     if backend_name() == "tensorflow":
         return _tf_dataset(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment)
     return ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment)
@@ -231,7 +236,7 @@ class ArrayBatches(keras.utils.PyDataset):
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
-        augment = "affine" if augment is True else augment
+        augment = augmentation_kind(augment)
         self.augmenter = make_augmenter(seed, augment) if augment else None
         self.styles = augment == "styles"
         self.seed, self.epoch = seed, 0
