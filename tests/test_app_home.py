@@ -73,3 +73,20 @@ def test_project_config_turns_off_the_garbage_collection_after_every_run():
         (Path(__file__).resolve().parent.parent / ".streamlit/config.toml").read_text()
     )
     assert config["runner"]["postScriptGC"] is False
+
+
+def test_project_config_turns_off_source_watching_and_streamlit_reads_it():
+    """Each session's source watcher cost a classroom server most of its CPU (bench_load)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    # Streamlit reads ./.streamlit/config.toml from the folder it runs in: ask it there
+    code = (
+        "from streamlit import config; config.get_config_options(force_reparse=True); "
+        "print(config.get_option('server.fileWatcherType'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.strip() == "none", out.stderr[-500:]
