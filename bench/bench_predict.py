@@ -39,7 +39,7 @@ def timed(fn, repeat=REPEAT):
 
 def ours():
     prep = preprocess(upload)
-    return predictor(prep.image)
+    return predictor(prep.image, prep.as_drawn)
 
 
 def with_model_predict():

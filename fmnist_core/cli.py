@@ -198,7 +198,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             failed += 1
             results.append({"image": path, "error": str(e)})
             continue
-        answers = predictor(prep.image)
+        answers = predictor(prep.image, prep.as_drawn)
         head = headline(answers)
         results.append({
             "image": path,

@@ -9,7 +9,7 @@ import numpy as np
 
 from fmnist_core.artifacts import Artifact, ArtifactError, find_artifact
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.models import list_models
+from fmnist_core.models import UnknownModelError, get_spec, list_models
 
 
 @dataclass
@@ -17,6 +17,7 @@ class Answer:
     name: str
     probabilities: np.ndarray  # (10,) float32
     seconds: float
+    readings: int = 1  # 2: the mean over the filled drawing and the drawing as drawn
 
     @property
     def label(self) -> int:
@@ -35,6 +36,7 @@ class Answer:
             "label": self.label,
             "class": self.class_name,
             "probabilities": [round(float(p), 6) for p in self.probabilities],
+            "readings": self.readings,
         }
 
 
@@ -75,14 +77,37 @@ class Predictor:
     def names(self) -> list[str]:
         return list(self.models)
 
-    def __call__(self, image28: np.ndarray) -> dict[str, Answer]:
+    def __call__(
+        self, image28: np.ndarray, as_drawn: np.ndarray | None = None
+    ) -> dict[str, Answer]:
+        """Every model's answer. `as_drawn`: a filled drawing's input without the fill step
+        (`Preprocessed.as_drawn`), which the models trained on drawings read too."""
         x = np.asarray(image28, dtype=np.float32).reshape(-1, 28, 28, 1)
+        drawn = None if as_drawn is None else np.asarray(as_drawn, np.float32).reshape(x.shape)
         answers = {}
         for name, model in self.models.items():
             start = time.perf_counter()
             probs = np.asarray(model.predict_on_batch(x), dtype=np.float32)[0]
-            answers[name] = Answer(name, probs, time.perf_counter() - start)
+            readings = 1
+            if drawn is not None and reads_drawings(name):
+                probs = (probs + np.asarray(model.predict_on_batch(drawn), np.float32)[0]) / 2
+                readings = 2
+            answers[name] = Answer(name, probs, time.perf_counter() - start, readings)
         return answers
+
+
+def reads_drawings(name: str) -> bool:
+    """Trained on outline drawings as well as filled items (the picture-styles augmentation).
+
+    The fill step helps the tutorial models, which only know solid items, but costs such a
+    model a little: it answers with the mean of its readings of the filled drawing and of the
+    drawing as drawn. Measured (bench_drawings, robust, 1,000 test images a set): outline
+    drawings 82.7% filled, 86.5% as drawn, 87.0% the mean; canvas drawings 83.8, 85.8, 86.2.
+    """
+    try:
+        return get_spec(name).recipe.augmentation == "styles"
+    except UnknownModelError:
+        return False
 
 
 # The model whose answer the Predict page leads with: trained for drawings and uploads too.

@@ -68,6 +68,9 @@ class Preprocessed:
     inverted: bool = False
     dataset_like: bool = False  # the input already looked like a Fashion-MNIST image
     filled: bool = False  # closed outlines were filled into a silhouette
+    # when filled: the model input made the same way without the fill step (models trained on
+    # outlines too read both; see predict.Predictor)
+    as_drawn: np.ndarray | None = None
 
     def model_input(self) -> np.ndarray:
         return self.image.reshape(1, SIZE, SIZE, 1).astype(np.float32)
@@ -371,6 +374,7 @@ def preprocess(
     )
 
     dataset_like = _looks_like_dataset(gray)
+    unfilled = gray
     filled = False
     if fill is not False and not (dataset_like and fill is None):
         outlines = outline_fill(gray)
@@ -381,8 +385,19 @@ def preprocess(
             steps.append(Step("outlines filled", gray, why))
     if dataset_like:
         steps.append(Step("final 28x28", gray, "already in Fashion-MNIST's format"))
-        return Preprocessed(gray.copy(), steps, do_invert, dataset_like=True, filled=filled)
+        as_drawn = unfilled.copy() if filled else None
+        return Preprocessed(
+            gray.copy(), steps, do_invert, dataset_like=True, filled=filled, as_drawn=as_drawn
+        )
+    final, tail = _to_model_input(gray)
+    steps.extend(tail)
+    as_drawn = _to_model_input(unfilled)[0] if filled else None
+    return Preprocessed(final, steps, inverted=do_invert, filled=filled, as_drawn=as_drawn)
 
+
+def _to_model_input(gray: np.ndarray) -> tuple[np.ndarray, list[Step]]:
+    """Crop to the item, resize its longest side to 28 pixels, centre on a 28x28 square."""
+    steps = []
     box = item_box(gray)
     if box is None:
         raise PreprocessError(
@@ -404,4 +419,4 @@ def preprocess(
     steps.append(Step("resized", resized, f"longest side 28 px ({new_w}x{new_h})"))
     final = _pad_square(resized, fill=int(np.median(_border(gray))))
     steps.append(Step("final 28x28", final, "padded to a centred square"))
-    return Preprocessed(final, steps, inverted=do_invert, filled=filled)
+    return final, steps

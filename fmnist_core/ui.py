@@ -220,6 +220,11 @@ def show_answers(
             f"**The {head.model} model says {head.class_name}**; {head.agree} of "
             f"{head.others} tutorial models agree.{truth}"
         )
+        if answers[head.model].readings == 2:
+            text += (
+                " It learned outlines as well as solid items, so it read your drawing both "
+                "filled and as drawn, and gives the mean."
+            )
         (st.success if head.agree * 2 > head.others else st.warning)(text)
         if user_picture:
             why_tutorial_models_fail(expanded=head.agree * 2 <= head.others)
@@ -308,7 +313,7 @@ def classify_and_show(
         return
     predictor = predictor_or_stop()
     show_steps(prep)
-    answers = predictor(prep.image)
+    answers = predictor(prep.image, prep.as_drawn)
     st.session_state["last_prediction_image"] = prep.image  # other pages can place it
     show_answers(answers, true_label, user_picture=user_picture)
 

@@ -48,6 +48,26 @@ def test_predictor_matches_the_stored_test_probabilities(predictor, real_dataset
             np.testing.assert_allclose(live, stored[i], atol=2e-3)
 
 
+def test_models_trained_on_drawings_also_read_the_drawing_as_drawn(predictor, real_dataset):
+    from fmnist_core.predict import reads_drawings
+
+    assert reads_drawings("robust") and not reads_drawings("cnn1")
+    filled, drawn = real_dataset.x_test[0], real_dataset.x_test[1]  # two different inputs
+    plain, both = predictor(filled), predictor(filled, drawn)
+    alone = predictor(drawn)
+    for name in predictor.names:
+        if reads_drawings(name):  # the mean of its two readings
+            assert both[name].readings == 2
+            np.testing.assert_allclose(
+                both[name].probabilities,
+                (plain[name].probabilities + alone[name].probabilities) / 2,
+                atol=1e-5,
+            )
+        else:  # the tutorial models answer the filled drawing only
+            assert both[name].readings == 1
+            np.testing.assert_allclose(both[name].probabilities, plain[name].probabilities)
+
+
 @pytest.fixture(scope="module")
 def image_files(real_dataset, tmp_path_factory):
     folder = tmp_path_factory.mktemp("images")

@@ -218,6 +218,9 @@ def test_a_closed_shirt_outline_is_filled_into_a_silhouette():
     # and it looks like the drawn silhouette
     silhouette = preprocess(_canvas_drawing(filled=True))
     assert _corr(outline.image, silhouette.image) > 0.9
+    # the input as drawn (for the models trained on outlines) is the unfilled preprocessing
+    np.testing.assert_array_equal(outline.as_drawn, unfilled.image)
+    assert unfilled.as_drawn is None and silhouette.as_drawn is None
 
 
 def test_a_nearly_closed_outline_is_still_filled():
