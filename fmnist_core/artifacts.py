@@ -1,9 +1,9 @@
 """Trained-model artifacts: atomic save, verified load, manifests.
 
-An artifact is a folder `<root>/<name>/` holding `model.keras`, `test_probs.npy` (float16
-test-set probabilities) and `manifest.json`, written last, with each file's size and SHA-256.
-User-trained artifacts live in `<cache>/models/`, shipped ones in `assets/models/`; the user's
-own win.
+An artifact is a folder holding `model.keras`, `test_probs.npy` (float16 test-set
+probabilities) and `manifest.json`, written last, with each file's size and SHA-256. Shipped
+ones live in `assets/models/<name>/`; each training run is a new version in
+`<cache>/versions/<name>/<id>/`, and versions.py decides which version a name means.
 """
 
 from __future__ import annotations
@@ -55,6 +55,17 @@ class Artifact:
     path: Path
     manifest: dict[str, Any]
     origin: str  # "user" or "shipped"
+    version: str = ""  # "shipped", a run's id (versions.py), or "" for a bare folder
+
+    @property
+    def ref(self) -> str:
+        """The name that finds exactly this version again: 'cnn1@shipped', 'cnn1@<id>'."""
+        return f"{self.name}@{self.version}" if self.version else self.name
+
+    def verify(self) -> None:
+        """Every file matches its manifest (size and SHA-256); ArtifactError if not."""
+        for filename in self.manifest["files"]:
+            self._verified(filename)
 
     def _verified(self, filename: str) -> Path:
         path = self.path / filename
@@ -90,7 +101,7 @@ class Artifact:
         return self.manifest.get("test_accuracy")
 
 
-def _read_manifest(folder: Path) -> dict[str, Any]:
+def read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST_FILE
     try:
         manifest = json.loads(path.read_text())
@@ -133,16 +144,19 @@ def load_artifact(name: str, root: Path, origin: str) -> Artifact | None:
     folder = root / name
     if not folder.is_dir():
         return None
-    return Artifact(name, folder, _read_manifest(folder), origin)
+    version = "shipped" if origin == "shipped" else ""
+    return Artifact(name, folder, read_manifest(folder), origin, version)
 
 
-def find_artifact(name: str) -> Artifact | None:
-    """The user's own artifact if it exists, else the shipped one, else None."""
-    for root, origin in ((user_models_dir(), "user"), (shipped_models_dir(), "shipped")):
-        found = load_artifact(name, root, origin)
-        if found is not None:
-            return found
-    return None
+def find_artifact(ref: str) -> Artifact | None:
+    """The artifact a name means: 'cnn1' its active version, 'cnn1@<id>' that version
+    (VersionError if it has none). None if the model has no version at all."""
+    from fmnist_core import versions
+
+    name, version = versions.split_ref(ref)
+    if version is not None:
+        return versions.get_version(name, version)
+    return versions.active_artifact(name)
 
 
 def artifact_status(name: str) -> tuple[str, Artifact | None, str]:
@@ -168,10 +182,18 @@ def save_artifact(
     A crash at any point leaves either the previous artifact or the new one, never a folder
     that looks complete but is not (the manifest is written last and lists sizes and hashes).
     """
-    root = Path(root) if root is not None else user_models_dir()
+    version = ""
+    if root is None:  # a new version of the model, beside the others (versions.py)
+        from fmnist_core.versions import new_version_id, versions_dir
+
+        version = new_version_id()
+        root, folder_name = versions_dir(name), version
+        manifest = {**manifest, "version_id": version}
+    else:
+        root, folder_name = Path(root), name
     root.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:8]
-    tmp = root / f".tmp-{name}-{token}"
+    tmp = root / f".tmp-{folder_name}-{token}"
     tmp.mkdir()
     try:
         _inference_copy(model).save(tmp / MODEL_FILE)
@@ -184,8 +206,8 @@ def save_artifact(
         manifest = {**manifest, "manifest_version": MANIFEST_VERSION, "files": files}
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, default=_jsonable))
         _fsync_dir(tmp)
-        target = root / name
-        old = root / f".old-{name}-{token}"
+        target = root / folder_name
+        old = root / f".old-{folder_name}-{token}"
         if target.exists():
             os.replace(target, old)
         os.replace(tmp, target)
@@ -193,9 +215,22 @@ def save_artifact(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for stale in root.glob(f".tmp-{name}-*"):  # left by runs that were killed
-        shutil.rmtree(stale, ignore_errors=True)
-    return Artifact(name, root / name, manifest, "user" if root == user_models_dir() else "shipped")
+    for stale in root.glob(".tmp-*"):  # left by runs that were killed
+        # another run's save in progress is minutes old at most
+        if stale.name.startswith(f".tmp-{folder_name}-") or _older_than(stale, 600):
+            shutil.rmtree(stale, ignore_errors=True)
+    origin = "shipped" if root == shipped_models_dir() else "user"
+    version = version or ("shipped" if origin == "shipped" else "")
+    return Artifact(name, root / folder_name, manifest, origin, version)
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    import time
+
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
 
 
 def _inference_copy(model: Any) -> Any:

@@ -6,12 +6,14 @@ from typing import Any
 
 from fmnist_core.artifacts import artifact_status
 from fmnist_core.models import Recipe, get_spec, list_models, recipe_in_words, source_label
+from fmnist_core.versions import list_versions
 
 NEEDS_WEIGHTS = "needs ImageNet weights"
 
 
 def model_catalog() -> list[dict[str, Any]]:
-    """Registry order; status is trained (user's own), shipped, missing, corrupt or NEEDS_WEIGHTS."""
+    """Registry order; status of the active version: trained (a run), shipped, missing,
+    corrupt or NEEDS_WEIGHTS; `versions`: every version (versions.Version.as_json)."""
     rows = []
     for name in list_models():
         spec = get_spec(name)
@@ -44,6 +46,8 @@ def model_catalog() -> list[dict[str, Any]]:
                 "note": m.get("note") or None,
                 "path": str(art.path) if art else None,
                 "problem": problem or None,
+                "version": art.version if art else None,
+                "versions": [v.as_json() for v in list_versions(name)],
             }
         )
     return rows

@@ -71,7 +71,43 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         if r["problem"]:
             print(f"    problem: {r['problem']}")
+        if len(r["versions"]) > 1:  # the shipped one and runs: show which is in use
+            for v in r["versions"]:
+                acc = f"{v['test_accuracy'] * 100:.2f}%" if v["test_accuracy"] is not None else "-"
+                mark = "*" if v["active"] else " "
+                print(f"  {mark} {v['id']:22s} {acc:>8s}  {v['changes'] or ''}")
     return 0
+
+
+def cmd_activate(args: argparse.Namespace) -> int:
+    from fmnist_core.models import get_spec
+    from fmnist_core.versions import activate
+
+    get_spec(args.model)
+    art = activate(args.model, args.version, by=_who())
+    acc = art.manifest.get("test_accuracy")
+    print(f"{args.model}: version {args.version} is active"
+          + (f" (test accuracy {acc * 100:.2f}%)" if acc is not None else ""))  # fmt: skip
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from fmnist_core.models import get_spec
+    from fmnist_core.versions import delete_version
+
+    get_spec(args.model)
+    delete_version(args.model, args.version)
+    print(f"{args.model}: version {args.version} deleted")
+    return 0
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return ""
 
 
 def _progress_bar():
@@ -125,6 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, augment_epochs=args.augment_epochs, batch_size=args.batch_size,
         kfold=args.kfold, seed=args.seed, limit=args.limit, distribute=args.distribute,
         weights=args.weights, image_size=args.image_size, note=args.note or "",
+        started_by=_who(), via="cli",
     )  # fmt: skip
     art = run_training(args.model, opts, progress=_progress_bar(), root=args.out)
     m = art.manifest
@@ -144,9 +181,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from fmnist_core.data import load_dataset
     from fmnist_core.evaluate import evaluate_probabilities, predict_probabilities
     from fmnist_core.models import get_spec
+    from fmnist_core.versions import split_ref
 
-    get_spec(args.model)  # unknown names fail with the list of known ones
-    art = find_artifact(args.model)
+    get_spec(split_ref(args.model)[0])  # unknown names fail with the list of known ones
+    art = find_artifact(args.model)  # MODEL or MODEL@VERSION
     if art is None:
         raise ArtifactError(
             f"{args.model} is not trained yet: run `python -m fmnist_core train {args.model}`"
@@ -155,7 +193,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     probs = predict_probabilities(art.load_model(), ds.x_test)
     scores = evaluate_probabilities(probs, ds.y_test)
     report = {
-        "name": args.model,
+        "name": art.name,
+        "version": art.version,
         "path": str(art.path),
         "origin": art.origin,
         "manifest_test_accuracy": art.manifest.get("test_accuracy"),
@@ -164,7 +203,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"{args.model} ({art.origin}, {art.path})")
+    print(f"{art.name}, version {art.version} ({art.origin}, {art.path})")
     print(f"  test accuracy {scores['test_accuracy'] * 100:.2f}%  loss {scores['test_loss']:.4f}")
     print(f"  {'class':12s} {'prec':>6s} {'recall':>6s} {'f1':>6s}")
     for cls, s in scores["per_class"].items():
@@ -180,8 +219,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     names = None if args.model == "all" else [args.model]
     if names:
         from fmnist_core.models import get_spec
+        from fmnist_core.versions import split_ref
 
-        get_spec(args.model)  # an unknown name fails with the list of known ones
+        get_spec(split_ref(args.model)[0])  # an unknown name fails with the known ones
     artifacts, problems = available_artifacts(names)
     for name, problem in problems.items():
         print(f"warning: {name} skipped: {problem}", file=sys.stderr)
@@ -283,18 +323,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distribute", choices=["mirrored", "multiworker", "data-parallel"])
     p.add_argument("--weights", help="VGG19: weights file instead of Keras' ImageNet download")
     p.add_argument("--image-size", type=int, help="VGG19: input size (at least 32)")
-    p.add_argument("--out", type=Path, help="artifact folder (default: the user cache)")
+    p.add_argument(
+        "--out", type=Path, help="save as OUT/MODEL/ (default: a new version in the user cache)"
+    )
     p.add_argument("--note", help="why this run departs from the recipe (kept in the manifest)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="evaluate a trained model on the test set")
+    p = sub.add_parser("activate", help="make one version of a model the one everything uses")
     p.add_argument("model")
+    p.add_argument("version", help="a version id from `list`, or shipped")
+    p.set_defaults(func=cmd_activate)
+
+    p = sub.add_parser("delete", help="delete one trained version (never the shipped one)")
+    p.add_argument("model")
+    p.add_argument("version", help="a version id from `list`")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("evaluate", help="evaluate a trained model on the test set")
+    p.add_argument("model", help="a model (its active version) or MODEL@VERSION")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify image files with every model (or one)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--model", default="all", help="a registry model name, or all (default)")
+    p.add_argument(
+        "--model", default="all", help="a registry model, MODEL@VERSION, or all (default)"
+    )
     p.add_argument(
         "--invert",
         choices=["auto", "yes", "no"],
@@ -312,7 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("embed", help="2-D or 3-D embedding of test images, as CSV")
-    p.add_argument("--source", default="pixels", help="pixels, or a trained model's name")
+    p.add_argument(
+        "--source", default="pixels", help="pixels, a trained model's name, or MODEL@VERSION"
+    )
     p.add_argument("--method", choices=["pca", "tsne", "umap", "custom"], default="pca")
     p.add_argument("--n", type=int, default=5000, help="images: 1000-10000, or 70000 (PCA, UMAP)")
     p.add_argument("--dims", type=int, choices=[2, 3], default=2)

@@ -13,12 +13,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from fmnist_core.atomic import write_json_atomic
 from fmnist_core.errors import FmnistError
 from fmnist_core.paths import cache_dir
 
@@ -37,11 +37,7 @@ def _path(name: str) -> Path:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)  # readers never see half a file
+    write_json_atomic(path, data)  # readers never see half a file
 
 
 def _read_json(path: Path) -> dict | None:
@@ -94,23 +90,42 @@ def read_status() -> dict | None:
     return _read_json(_path(STATUS_FILE))
 
 
-def busy_message(lock: dict, status: dict | None) -> str:
+def busy_message(lock: dict, status: dict | None, session: str = "") -> str:
+    """Who trains what and how far; to the person who started it, that it is their own run."""
     progress = ""
     if status and status.get("pid") == lock.get("pid") and status.get("epochs"):
         progress = f": epoch {status.get('epoch', 0)} of {status['epochs']} ({status.get('fraction', 0):.0%})"
+    if session and lock.get("session") == session:
+        return f"Your training of {lock.get('model')} is running{progress}. Its progress is below."
     return f"{lock.get('owner') or 'Someone'} is training {lock.get('model')}{progress}. One training at a time: try again when it finishes."
 
 
-def start_job(model: str, options: dict[str, Any], owner: str = "") -> dict:
-    """Start a training process; raise JobBusy if one is running. Returns the initial status."""
+def progress_text(status: dict) -> str:
+    """The progress bar's words: never 'epoch None of None' before the first batch."""
+    if status.get("state") == "starting" or status.get("batch") is None:
+        return "starting: loading the data and building the model"
+    fold = f", fold {status['fold']} of {status['folds']}" if status.get("fold") else ""
+    phase = f" ({status['phase']})" if status.get("phase") else ""
+    eta = status.get("eta_seconds")
+    return (
+        f"epoch {status.get('epoch')} of {status.get('epochs')}, batch {status.get('batch')} "
+        f"of {status.get('batches')}{fold}{phase}" + (f", about {eta:.0f} s left" if eta else "")
+    )
+
+
+def start_job(model: str, options: dict[str, Any], owner: str = "", session: str = "") -> dict:
+    """Start a training process; raise JobBusy if one is running. Returns the initial status.
+    `session`: the app session that started it (told it is their own run, may delete it)."""
     from fmnist_core.models import get_spec
 
     get_spec(model)  # unknown names fail here, not in the background
     cache_dir().mkdir(parents=True, exist_ok=True)
-    job = {"model": model, "options": options, "owner": owner or "someone", "started": time.time()}
+    job = {"model": model, "options": options, "owner": owner or "someone", "session": session,
+           "started": time.time()}  # fmt: skip
     # Take the lock here, before the child starts: a second click during the seconds the
     # child spends importing TensorFlow must already find it taken.
-    _create_lock({"pid": os.getpid(), "owner": job["owner"], "model": model, "since": time.time()})
+    _create_lock({"pid": os.getpid(), "owner": job["owner"], "model": model, "since": time.time(),
+                  "session": session})  # fmt: skip
     _path(CANCEL_FILE).unlink(missing_ok=True)
     try:
         log = open(cache_dir() / "training.log", "wb")  # noqa: SIM115 - handed to the child
@@ -127,8 +142,9 @@ def start_job(model: str, options: dict[str, Any], owner: str = "") -> dict:
     _CHILDREN.append(proc)
     _write_json(
         _path(LOCK_FILE),
-        {"pid": proc.pid, "owner": job["owner"], "model": model, "since": time.time()},
-    )
+        {"pid": proc.pid, "owner": job["owner"], "model": model, "since": time.time(),
+         "session": session},
+    )  # fmt: skip
     status = {**job, "pid": proc.pid, "state": "starting", "fraction": 0.0, "history": [],
               "updated": time.time()}  # fmt: skip
     _write_json(_path(STATUS_FILE), status)
@@ -180,9 +196,8 @@ def _take_lock(job: dict) -> None:
         if lock is None or lock.get("pid") != os.getppid():
             break
         time.sleep(0.1)
-    _create_lock(
-        {"pid": os.getpid(), "owner": job["owner"], "model": job["model"], "since": time.time()}
-    )
+    _create_lock({"pid": os.getpid(), "owner": job["owner"], "model": job["model"],
+                  "since": time.time(), "session": job.get("session", "")})  # fmt: skip
 
 
 def run_job(job: dict) -> int:
@@ -236,8 +251,9 @@ def run_job(job: dict) -> int:
     try:
         fields = set(TrainOptions.__dataclass_fields__)
         opts = TrainOptions(**{k: v for k, v in job["options"].items() if k in fields})
+        opts = replace(opts, started_by=job["owner"], via="app", session=job.get("session", ""))
         art = run_training(job["model"], opts, progress=progress, should_stop=should_stop)
-        status.update(state="finished", fraction=1.0, artifact=str(art.path),
+        status.update(state="finished", fraction=1.0, artifact=str(art.path), version=art.version,
                       test_accuracy=art.manifest["test_accuracy"],
                       training_seconds=art.manifest["training_seconds"])  # fmt: skip
         code = 0

@@ -35,6 +35,10 @@ class TrainOptions:
     weights: str | None = None  # VGG19: a local weights file instead of Keras' ImageNet download
     image_size: int | None = None  # VGG19 input size
     note: str = ""  # why the run departs from the recipe, kept in the manifest
+    # who started the run (kept in the manifest; the app lets people delete their own runs)
+    started_by: str = ""
+    via: str = "cli"  # "cli" | "app"
+    session: str = ""  # the app's browser session that started it
 
 
 def library_versions() -> dict[str, str]:
@@ -73,7 +77,9 @@ def run_training(
     root: Path | None = None,
     data_source: str | None = None,
 ) -> Artifact:
-    """Load data, train by the recipe (with overrides), evaluate on the test set, save."""
+    """Load data, train by the recipe (with overrides), evaluate on the test set, save: as a
+    new version of the model in the user cache (never the active one by itself), or as
+    `root/<name>/` when `root` is given (how the shipped models are made)."""
     opts = options or TrainOptions()
     spec = get_spec(name)
     recipe = spec.recipe
@@ -161,15 +167,18 @@ def run_training(
         "kfold": kfold,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "note": opts.note,
+        "started_by": {"name": opts.started_by, "via": opts.via, "session": opts.session},
         **scores,
     }
     if spec.reported_accuracy is not None:
         gap = scores["test_accuracy"] - spec.reported_accuracy
         manifest["accuracy_vs_reported"] = round(gap, 5)
         if gap < -ACCURACY_TOLERANCE and not opts.note:
+            from fmnist_core.versions import recipe_changes
+
             manifest["note"] = (
                 "below the tutorial's figure by more than 1.5 points: the run departed from the "
-                f"recipe ({overrides or 'no overrides'}, limit={opts.limit})"
+                f"recipe ({recipe_changes(manifest)})"
             )
     if progress is not None:
         progress({"event": "save"})

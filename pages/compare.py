@@ -10,9 +10,14 @@ from fmnist_core.model_figures import (
     learning_curves_figure,
     per_class_accuracy_figure,
 )
-from fmnist_core.models import display_name
 from fmnist_core.results import per_class_accuracy
-from fmnist_core.ui import MODEL_TABLE_COLUMNS, run_through_app, trained_results
+from fmnist_core.ui import (
+    MODEL_TABLE_COLUMNS,
+    model_label,
+    name_versions_in_use,
+    run_through_app,
+    trained_results,
+)
 
 run_through_app()
 st.title("Compare models")
@@ -22,7 +27,8 @@ st.markdown(
     "Models marked *beyond* are our own recipes, not a tutorial's."
 )
 
-results = trained_results()
+name_versions_in_use()
+results = trained_results(with_versions=True)  # active versions by name, others 'name@id'
 catalog = {r["name"]: r for r in model_catalog() if r["name"] in results}
 
 st.subheader("Leaderboard")
@@ -51,13 +57,17 @@ st.dataframe(
 )
 
 st.subheader("Learning curves")
-names = list(results)
+names = [n for n in results if "@" not in n]
+# the Models page's "Compare" button asks for two versions of one model
+asked = st.session_state.pop("compare_versions", None)
+if asked and all(ref in results for ref in asked):
+    st.session_state["curve_models"] = asked
 chosen = st.multiselect(
-    "Models",
-    names,
+    "Models (and other versions of them)",
+    list(results),
     default=names[: min(4, len(names))],
     key="curve_models",
-    format_func=display_name,
+    format_func=model_label,
 )
 left, right = st.columns([1, 2])
 metric = left.segmented_control(

@@ -14,7 +14,14 @@ from fmnist_core.results import (
     row_normalised,
     top_confusions,
 )
-from fmnist_core.ui import dataset_or_stop, image_grid, run_through_app, trained_results
+from fmnist_core.ui import (
+    dataset_or_stop,
+    image_grid,
+    model_label,
+    name_versions_in_use,
+    run_through_app,
+    trained_results,
+)
 
 PAGE_SIZE = 30
 SIDE_BY_SIDE = 20
@@ -27,8 +34,9 @@ st.markdown(
 )
 
 ds = dataset_or_stop()
-results = trained_results()
-names = list(results)
+name_versions_in_use()
+results = trained_results(with_versions=True)  # active versions by name, others 'name@id'
+names = [n for n in results if "@" not in n]
 best = max(names, key=lambda n: results[n].correct.mean())
 top, mode_col = st.columns([2, 1])
 model = top.selectbox(
@@ -104,9 +112,9 @@ for c in top_confusions(cm, 5):
     pictures.image(tile(ds.x_test[examples], cols=3, scale=3), output_format="PNG")
 
 st.subheader("Two models side by side")
-others = [n for n in names if n != model]
-if others and st.toggle("Compare with another model", key="cm_compare"):
-    other = st.selectbox("Compare with", others, key="cm_other", format_func=display_name)
+others = [n for n in results if n != model]
+if others and st.toggle("Compare with another model or version", key="cm_compare"):
+    other = st.selectbox("Compare with", others, key="cm_other", format_func=model_label)
     o = results[other]
     diff_col, grids = st.columns([5, 4])
     with diff_col:

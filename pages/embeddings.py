@@ -20,6 +20,7 @@ from fmnist_core.ui import (
     dataset_or_stop,
     embedding_features,
     image_grid,
+    name_versions_in_use,
     run_through_app,
 )
 from fmnist_core.ui_hover_images import hover_images
@@ -35,7 +36,9 @@ st.markdown(
 )
 
 ds = dataset_or_stop()
-models = [a.name for a in available_artifacts()[0]]
+artifacts = available_artifacts()[0]
+name_versions_in_use(artifacts)
+models = [a.name for a in artifacts]
 sources = ["pixels", *models]
 if "embed_request" not in st.session_state:
     st.session_state["embed_request"] = make_request("pixels", "umap", 5000, 2)

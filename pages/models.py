@@ -4,14 +4,15 @@ import pandas as pd
 import streamlit as st
 
 from fmnist_core.catalog import NEEDS_WEIGHTS, model_catalog
-from fmnist_core.ui import MODEL_TABLE_COLUMNS, run_through_app
+from fmnist_core.ui import MODEL_TABLE_COLUMNS, run_through_app, versions_panel
 
 run_through_app()
 st.title("Models")
 st.markdown(
     "Every CNN from the five tutorials, trained with the tutorial's own recipe, and our own "
-    "models *beyond the tutorials*. *Shipped* models come with the app; models you train "
-    "yourself (*trained*) take their place."
+    "models *beyond the tutorials*. The *shipped* versions come with the app; each training "
+    "run adds a version beside them, which every page uses only once someone makes it the "
+    "one in use (see **Versions** below)."
 )
 
 rows = model_catalog()
@@ -23,6 +24,7 @@ table = pd.DataFrame(
             for r in rows
         ],
         "Status": [r["status"] for r in rows],
+        "Version in use": [r["version"] or "" for r in rows],
         "Parameters": [r["params"] for r in rows],
         "Epochs (+ augmented)": [
             f"{r['epochs']}" + (f" + {r['augment_epochs']}" if r["augment_epochs"] else "")
@@ -78,3 +80,18 @@ for r in rows:
         )
     if r["note"]:
         st.caption(f"{r['name']}: {r['note']}")
+
+st.subheader("Versions")
+with_runs = [r["name"] for r in rows if any(v["origin"] == "user" for v in r["versions"])]
+if with_runs:
+    st.markdown(
+        "Each model's versions: the shipped one and every training run. Make one the version "
+        "every page uses, compare it with the one in use, or delete a run you started."
+    )
+    for name in with_runs:
+        versions_panel(name)
+else:
+    st.caption(
+        "Only the shipped versions so far. A run on the Train page (or `python -m fmnist_core "
+        "train MODEL`) adds a version here, beside the shipped one."
+    )

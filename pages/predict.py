@@ -6,7 +6,12 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.ui import classify_and_show, dataset_or_stop, run_through_app
+from fmnist_core.ui import (
+    classify_and_show,
+    dataset_or_stop,
+    name_versions_in_use,
+    run_through_app,
+)
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 
@@ -17,6 +22,7 @@ st.markdown(
     "You see how it becomes the 28x28 input the models were trained on, then what every "
     "model answers."
 )
+name_versions_in_use()
 
 source = st.segmented_control(
     "Image source", ["Draw", "Upload", "Test image"], default="Test image", key="source"

@@ -8,14 +8,16 @@ from fmnist_core import jobs
 from fmnist_core.errors import FmnistError
 from fmnist_core.model_figures import learning_curves_figure
 from fmnist_core.models import get_spec, list_models, recipe_in_words
-from fmnist_core.ui import run_through_app
+from fmnist_core.ui import run_through_app, session_token, use_version_button
+from fmnist_core.versions import SHIPPED, active_artifact, get_version
 
 run_through_app()
 st.title("Train")
 st.markdown(
     "Train any of the tutorials' models on the real data and watch the loss fall and the "
-    "accuracy rise, epoch by epoch. The defaults finish in about a minute on a CPU; the "
-    "finished model appears on every page at once. One training runs at a time."
+    "accuracy rise, epoch by epoch. The defaults finish in about a minute on a CPU. Each run "
+    "is saved as a new version of the model: the pages keep using the version in use (the "
+    "shipped one at first) until you choose yours. One training runs at a time."
 )
 
 
@@ -67,7 +69,7 @@ def settings_form(lock) -> None:
                    "batch_size": int(batch), "limit": None if limit >= 60000 else int(limit),
                    "kfold": int(kfold), "seed": int(seed)}  # fmt: skip
         try:
-            jobs.start_job(model, options, owner.strip())
+            jobs.start_job(model, options, owner.strip(), session=session_token())
             st.session_state["train_mine"] = True
         except FmnistError as e:
             st.error(str(e))
@@ -88,17 +90,14 @@ def live_progress() -> None:
     who = status.get("owner") or "someone"
     if state in jobs.ACTIVE and lock is not None:
         fraction = float(status.get("fraction") or 0.0)
-        eta = status.get("eta_seconds")
-        detail = "starting (loading TensorFlow and the data)" if state == "starting" else (
-            f"epoch {status.get('epoch')} of {status.get('epochs')}, batch {status.get('batch')} of "
-            f"{status.get('batches')}" + (f", fold {status['fold']} of {status['folds']}" if status.get("fold") else "")
-            + (f" ({status.get('phase')})" if status.get("phase") else "")
-        )  # fmt: skip
-        st.markdown(f"**{who}** is training **{model}** on {status.get('device', 'the CPU')}")
-        st.progress(
-            min(fraction, 1.0),
-            text=f"{fraction:.0%}: {detail}" + (f", about {eta:.0f} s left" if eta else ""),
+        mine = lock.get("session") == session_token()
+        where = status.get("device", "the CPU")
+        st.markdown(
+            f"Your training of **{model}** on {where}"
+            if mine
+            else f"**{who}** is training **{model}** on {where}"
         )
+        st.progress(min(fraction, 1.0), text=f"{fraction:.0%}: {jobs.progress_text(status)}")
         logs = status.get("logs") or {}
         if logs:
             cols = st.columns(4)
@@ -112,10 +111,7 @@ def live_progress() -> None:
             jobs.cancel_job()
             st.toast("Cancelling: training stops within a few seconds and saves nothing.")
     elif state == "finished":
-        st.success(
-            f"**{model}** finished ({who}): test accuracy **{status.get('test_accuracy', 0):.2%}** after "
-            f"{status.get('training_seconds', 0):.0f} s on {status.get('device', 'the CPU')}. It is on every page now."
-        )
+        finished(status, model, who)
     elif state == "cancelled":
         st.warning(f"Training of **{model}** was cancelled; nothing was saved.")
     elif state == "failed":
@@ -132,8 +128,34 @@ def live_progress() -> None:
         st.rerun()  # re-enable the form for the next training
 
 
+def finished(status: dict, model: str, who: str) -> None:
+    """The run's accuracy beside the version in use, and the choice to use it."""
+    version = status.get("version")
+    st.success(
+        f"**{model}** finished ({who}): test accuracy **{status.get('test_accuracy', 0):.2%}** "
+        f"after {status.get('training_seconds', 0):.0f} s on {status.get('device', 'the CPU')}. "
+        f"Saved as version {version}."
+    )
+    try:
+        in_use = active_artifact(model)
+        get_version(model, version)  # deleted since, or from before versions: nothing to offer
+    except (FmnistError, TypeError):
+        return
+    if in_use is None or in_use.version == version:
+        st.caption("Every page uses this version.")
+        return
+    label = "the shipped version" if in_use.version == SHIPPED else f"version {in_use.version}"
+    acc = in_use.manifest.get("test_accuracy")
+    st.markdown(
+        f"The pages still use {label}"
+        + (f" (test accuracy **{acc:.2%}**)" if acc is not None else "")
+        + ". Use the new one everywhere?"
+    )
+    use_version_button(model, version, key="train_use_version")
+
+
 lock = jobs.read_lock()
 if lock is not None:
-    st.info(jobs.busy_message(lock, jobs.read_status()))
+    st.info(jobs.busy_message(lock, jobs.read_status(), session_token()))
 settings_form(lock)
 live_progress()

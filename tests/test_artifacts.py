@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -114,17 +113,17 @@ def test_tampered_model_file_fails_its_checksum(tmp_path, small_model):
         art.load_model()
 
 
-def test_user_artifact_wins_over_shipped(tmp_path, small_model, monkeypatch):
-    user, shipped = tmp_path / "user", tmp_path / "shipped"
-    _save(shipped, small_model, "shipped")
-    monkeypatch.setattr(fa, "user_models_dir", lambda: user)
-    monkeypatch.setattr(fa, "shipped_models_dir", lambda: shipped)
-    assert find_artifact("twoconv").origin == "shipped"
-    _save(user, small_model, "mine")
-    found = find_artifact("twoconv")
-    assert found.origin == "user" and found.manifest["tag"] == "mine"
-    shutil.rmtree(user / "twoconv")
+def test_a_saved_run_is_a_version_beside_the_shipped_one(isolated_cache, small_model):
+    before = find_artifact("twoconv")
+    art = save_artifact(
+        "twoconv", small_model, {"name": "twoconv"}, np.full((10000, 10), 0.1, np.float32)
+    )
+    assert art.origin == "user" and art.manifest["version_id"] == art.version
+    assert art.path == isolated_cache / "versions" / "twoconv" / art.version
+    # the shipped version is still the one in use, untouched
+    assert find_artifact("twoconv").path == before.path and before.origin == "shipped"
     assert fa.artifact_status("twoconv")[0] == "shipped"
+    assert find_artifact(art.ref).path == art.path
 
 
 # --------------------------------------------------------------------------- shipped models

@@ -49,10 +49,13 @@ def test_model_names_cannot_leave_the_model_folders(tmp_path):
 def user_copy(tmp_path, monkeypatch):
     """A user-trained copy of the shipped strided3, in a private cache."""
     monkeypatch.setenv("FMNIST_CACHE_DIR", str(tmp_path / "cache"))
+    from fmnist_core import versions
+
     src = fa.shipped_models_dir() / "strided3"
-    dst = fa.user_models_dir() / "strided3"
+    dst = versions.versions_dir("strided3") / "20261129-000000-copy"
     dst.parent.mkdir(parents=True)
     shutil.copytree(src, dst)
+    versions.activate("strided3", dst.name)  # the version every page uses
     return dst
 
 

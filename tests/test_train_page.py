@@ -12,8 +12,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import jobs
-from fmnist_core.artifacts import user_models_dir
 from fmnist_core.catalog import model_catalog
+from fmnist_core.versions import user_version_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "train.py")
@@ -45,15 +45,18 @@ def test_train_page_runs_a_job_to_the_end_and_the_model_appears(job_cache):
     at.text_input(key="train_owner").set_value("Ms Lovelace")
     at.button[0].click().run()
     assert not at.exception
-    assert "Ms Lovelace is training twoconv" in at.info[0].value
+    assert "Your training of twoconv is running" in at.info[0].value  # told it is theirs
     status = jobs.wait_for_job(180)
     assert status["state"] == "finished", status
     assert status["history"] and status["device"] == "CPU"
     at.run()
     assert "**twoconv** finished (Ms Lovelace)" in at.success[0].value
     row = next(r for r in model_catalog() if r["name"] == "twoconv")
-    assert row["status"] == "trained" and row["path"].startswith(str(user_models_dir()))
-    assert row["test_accuracy"] == pytest.approx(status["test_accuracy"])
+    assert row["status"] == "shipped"  # a run is a new version, used once someone chooses it
+    run = next(v for v in row["versions"] if v["id"] == status["version"])
+    assert run["origin"] == "user" and not run["active"]
+    assert run["test_accuracy"] == pytest.approx(status["test_accuracy"])
+    assert run["started_by"] == "Ms Lovelace"
 
 
 def test_a_second_job_is_refused_with_who_and_how_far(job_cache):
@@ -77,7 +80,7 @@ def test_cancel_stops_the_job_and_saves_nothing(job_cache):
     status = jobs.wait_for_job(60)
     assert status["state"] == "cancelled"
     assert status["epoch"] < 50
-    assert not (user_models_dir() / "baseline").exists()
+    assert user_version_ids("baseline") == []
     assert jobs.read_lock() is None
 
 
@@ -108,7 +111,7 @@ def test_a_crashed_job_releases_its_lock(job_cache):
     status = jobs.wait_for_job(60)
     assert status["state"] == "failed" and "stopped unexpectedly" in status["error"]
     assert jobs.read_lock() is None
-    assert not (user_models_dir() / "baseline").exists()
+    assert user_version_ids("baseline") == []
 
 
 @pytest.mark.browser
@@ -118,11 +121,11 @@ def test_train_in_a_real_browser(streamlit_url, page):
     page.get_by_role("button", name="Start training").wait_for(timeout=90_000)
     page.get_by_label("Epochs", exact=True).fill("2")
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text("is training").first.wait_for(timeout=60_000)
+    page.get_by_text("Your training of").first.wait_for(timeout=60_000)
     page.get_by_text("epoch 2 of 2").wait_for(timeout=120_000)  # live progress
     from playwright.sync_api import expect
 
-    done = page.get_by_text("It is on every page now")
+    done = page.get_by_text("Saved as version")
     # The page reruns once when the job ends: for a moment the old message and the new one
     # are both on screen; it settles to one.
     done.first.wait_for(timeout=120_000)
