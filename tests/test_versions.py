@@ -248,3 +248,17 @@ def test_version_switch_in_a_real_browser(streamlit_url, page):
     finally:
         versions.activate("baseline", "shipped")
         versions.delete_version("baseline", art.version)
+
+
+def test_compare_and_confusion_pages_accept_versions(one_run):
+    at = AppTest.from_file(str(ROOT / "pages" / "compare.py"), default_timeout=120)
+    at.session_state["compare_versions"] = ["twoconv", one_run.ref]  # the Models page's button
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="curve_models").value == ["twoconv", one_run.ref]
+    at = AppTest.from_file(str(ROOT / "pages" / "confusion.py"), default_timeout=120).run()
+    at.selectbox(key="cm_model").set_value("twoconv").run()
+    at.toggle(key="cm_compare").set_value(True).run()
+    at.selectbox(key="cm_other").set_value(one_run.ref).run()
+    assert not at.exception
+    assert any(f"twoconv right, {one_run.ref} wrong" in m.value for m in at.markdown)
