@@ -15,7 +15,7 @@ import pytest
 
 from fmnist_core import train as engine
 from fmnist_core.data import stratified_subset
-from fmnist_core.models import ModelSpec, get_spec
+from fmnist_core.models import ModelSpec, get_spec, list_models
 from fmnist_core.training_run import TrainOptions, run_training
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -239,11 +239,13 @@ def test_cli_train_list_and_evaluate(real_dataset, isolated_cache):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "test accuracy" in out.stdout
     rows = {r["name"]: r for r in json.loads(run("list", "--json").stdout)}
-    assert rows["baseline"]["status"] == "trained"
+    assert rows["baseline"]["status"] == "shipped"  # the run is a version, not yet in use
+    run_id = rows["baseline"]["versions"][-1]["id"]
+    assert rows["baseline"]["versions"][-1]["origin"] == "user"
     assert rows["vgg19"]["status"] in ("needs ImageNet weights", "shipped", "trained")
-    assert set(rows) == set(get_spec.__globals__["_REGISTRY"])
-    ev = json.loads(run("evaluate", "baseline", "--json").stdout)
-    assert ev["origin"] == "user"
+    assert set(rows) == set(list_models())
+    ev = json.loads(run("evaluate", f"baseline@{run_id}", "--json").stdout)
+    assert ev["origin"] == "user" and ev["version"] == run_id
     assert ev["test_accuracy"] == pytest.approx(ev["manifest_test_accuracy"], abs=0.001)
     bad = run("train", "nonexistent")
     assert bad.returncode == 2 and "Unknown model" in bad.stderr and "Traceback" not in bad.stderr
