@@ -7,6 +7,9 @@ from fmnist_core.ui import PAGES
 st.set_page_config(
     page_title="Fashion-MNIST CNN Explorer", page_icon=":material/checkroom:", layout="wide"
 )
+# Our images are 28x28 pixels shown larger: square pixels, not a blur (once per run, here,
+# rather than once per image grid)
+st.html("<style>[data-testid='stImage'] img {image-rendering: pixelated;}</style>")
 navigation = st.navigation(
     [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES]
 )

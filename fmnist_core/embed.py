@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import tempfile
 import time
@@ -27,6 +28,8 @@ import numpy as np
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.errors import FmnistError
 from fmnist_core.paths import ASSETS_DIR, cache_dir
+
+log = logging.getLogger(__name__)
 
 METHODS = ("pca", "tsne", "umap", "custom")
 DEFAULT_PARAMS = {
@@ -352,7 +355,8 @@ def load_cached_embedding(req: EmbedRequest, key: str | None = None) -> Embeddin
             if emb.coords.shape != (len(emb.indices), req.dims):
                 raise ValueError("coordinates do not match the request")
             return emb
-        except Exception:  # a damaged cache file is recomputed, never fatal
+        except Exception as e:  # a damaged cache file is recomputed, never fatal
+            log.warning("Ignoring damaged embedding cache %s (%s); recomputing it", path, e)
             continue
     return None
 

@@ -65,29 +65,43 @@ _CHILDREN: list[subprocess.Popen] = []  # jobs started by this process, reaped w
 
 
 def read_lock() -> dict | None:
-    """The current lock if its process is alive; a stale lock is removed and None returned."""
-    for child in list(_CHILDREN):
+    """The current lock if its process is alive, else None. Only reads: the Train page asks
+    every second; recover_stale_lock() is the one place that repairs."""
+    for child in list(_CHILDREN):  # reap our own finished children (no file is touched)
         if child.poll() is not None:
             _CHILDREN.remove(child)
     lock = _read_json(_path(LOCK_FILE))
-    if lock is None:
-        if _path(LOCK_FILE).exists():  # unreadable: written by a process killed mid-write
-            age = time.time() - _path(LOCK_FILE).stat().st_mtime
-            if age > 30:
-                _path(LOCK_FILE).unlink(missing_ok=True)
-        return None
-    if not _alive(int(lock.get("pid", -1))):
-        _path(LOCK_FILE).unlink(missing_ok=True)
-        status = read_status()
-        if status and status.get("state") in ACTIVE and status.get("pid") == lock.get("pid"):
-            _write_json(_path(STATUS_FILE), {**status, "state": "failed",
-                                             "error": "the training process stopped unexpectedly"})  # fmt: skip
+    if lock is None or not _alive(int(lock.get("pid", -1))):
         return None
     return lock
 
 
+def recover_stale_lock() -> None:
+    """Remove a lock whose process died (or a half-written one, after 30 s) and mark its
+    job failed, so that the next job can start."""
+    path = _path(LOCK_FILE)
+    lock = _read_json(path)
+    if lock is None:
+        if path.exists() and time.time() - path.stat().st_mtime > 30:
+            path.unlink(missing_ok=True)  # written by a process killed mid-write
+        return
+    if _alive(int(lock.get("pid", -1))):
+        return
+    path.unlink(missing_ok=True)
+    status = _read_json(_path(STATUS_FILE))
+    if status and status.get("state") in ACTIVE and status.get("pid") == lock.get("pid"):
+        _write_json(_path(STATUS_FILE), {**status, "state": "failed", "error": DIED})
+
+
+DIED = "the training process stopped unexpectedly"
+
+
 def read_status() -> dict | None:
-    return _read_json(_path(STATUS_FILE))
+    """The last job's status; a job whose process died reads as failed (without writing)."""
+    status = _read_json(_path(STATUS_FILE))
+    if status and status.get("state") in ACTIVE and not _alive(int(status.get("pid", -1))):
+        return {**status, "state": "failed", "error": DIED}
+    return status
 
 
 def busy_message(lock: dict, status: dict | None, session: str = "") -> str:
@@ -164,7 +178,7 @@ def wait_for_job(timeout: float = 600, poll: float = 0.5) -> dict:
         if status.get("state") not in ACTIVE:
             return status
         if status.get("state") == "running" or time.time() - status.get("started", 0) > 5:
-            read_lock()  # clears the lock (and marks the job failed) if its process died
+            recover_stale_lock()  # clears the lock (and marks the job failed) if it died
         time.sleep(poll)
     raise TimeoutError("the training job did not finish in time")
 
@@ -178,7 +192,8 @@ def _create_lock(lock: dict) -> None:
         try:
             fd = os.open(_path(LOCK_FILE), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            if read_lock() is None:  # stale: cleared, try once more
+            recover_stale_lock()
+            if read_lock() is None:  # it was stale: cleared, try once more
                 continue
             raise JobBusy(busy_message(_read_json(_path(LOCK_FILE)) or {}, read_status())) from None
         with os.fdopen(fd, "w") as f:

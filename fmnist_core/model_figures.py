@@ -15,6 +15,10 @@ PALETTE = qualitative.D3 + qualitative.Plotly
 SHORT = [n.split("/")[0] if n != "Ankle boot" else "Boot" for n in CLASS_NAMES]
 
 
+# A figure whose layout.meta is this shows each point's image on hover (ui_hover_images.py)
+HOVER_IMAGES_META = "fmnist-hover-images"
+
+
 def _layout(fig: go.Figure, height: int = 360, **kw) -> go.Figure:
     fig.update_layout(
         height=height,
@@ -182,7 +186,6 @@ def embedding_figure(
     predicted: np.ndarray | None = None,
     confidence: np.ndarray | None = None,
     indices: np.ndarray | None = None,
-    highlight: np.ndarray | None = None,
     placed: np.ndarray | None = None,
 ) -> go.Figure:
     """2-D or 3-D scatter of an embedding. Each point's customdata is its row, so a selection
@@ -222,13 +225,6 @@ def embedding_figure(
             xyz["z"] = coords[mask, 2]
         fig.add_trace(scatter(**xyz, mode="markers", name=name, marker=marker, customdata=custom,
                               hovertemplate=hover + "<extra></extra>"))  # fmt: skip
-    if highlight is not None and len(highlight):
-        xyz = dict(x=coords[highlight, 0], y=coords[highlight, 1])
-        if dims == 3:
-            xyz["z"] = coords[highlight, 2]
-        fig.add_trace(scatter(**xyz, mode="markers", name="neighbours", hoverinfo="skip",
-                              marker=dict(size=12 if dims == 2 else 6, color="rgba(0,0,0,0)",
-                                          line=dict(color="black", width=2))))  # fmt: skip
     if placed is not None:
         xyz = dict(x=[placed[0]], y=[placed[1]])
         if dims == 3:
@@ -238,7 +234,7 @@ def embedding_figure(
                                           line=dict(color="black", width=2))))  # fmt: skip
     fig.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10), dragmode="lasso" if dims == 2 else "orbit",
                       legend=dict(itemsizing="constant"), uirevision="embedding",
-                      meta="fmnist-hover-images")  # fmt: skip  # opts in to hover images
+                      meta=HOVER_IMAGES_META)  # fmt: skip  # opts in to hover images
     return fig
 
 

@@ -7,6 +7,7 @@ PyTorch (keras.distribution for --distribute).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import warnings
@@ -19,6 +20,8 @@ import numpy as np
 
 from fmnist_core.errors import FmnistError
 from fmnist_core.models import Recipe, get_spec
+
+log = logging.getLogger(__name__)
 
 # Seed 000's ImageDataGenerator settings (shear is in degrees there).
 AUGMENTATION = {"rotation_degrees": 8, "shift": 0.08, "shear_degrees": 0.3, "zoom": 0.08}
@@ -71,8 +74,8 @@ def device_description() -> str:
 
             if torch.cuda.is_available():
                 return f"GPU: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
-    except Exception:  # a broken driver means CPU, not a crash
-        pass
+    except Exception as e:  # a broken driver means CPU, not a crash
+        log.warning("Could not query the GPU (%s: %s); using the CPU", type(e).__name__, e)
     return "CPU"
 
 

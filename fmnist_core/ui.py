@@ -3,6 +3,7 @@ table, cached loaders and shared widgets."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import uuid
@@ -22,6 +23,8 @@ from fmnist_core.embed import (
     embed,
     images_for,
     load_cached_embedding,
+    nearest_neighbours,
+    place_point,
     source_fingerprint,
     subset_indices,
 )
@@ -208,7 +211,10 @@ def predictor_or_stop() -> Predictor:
     artifacts = artifacts_or_stop()
     signature = tuple((a.name, str(a.path), a.manifest.get("created_utc")) for a in artifacts)
     with st.spinner("Loading the models (once per server)..."):
-        return _predictor(signature)
+        predictor = _predictor(signature)
+    for name, problem in predictor.problems.items():  # left out: say so, never silently
+        st.warning(f"**{name}** could not be loaded and is left out: {problem}")
+    return predictor
 
 
 def show_steps(prep: Preprocessed) -> None:
@@ -409,13 +415,13 @@ def name_versions_in_use(artifacts: list[Artifact] | None = None) -> None:
 def image_grid(indices, images, captions, empty: str = "No images.") -> None:
     """Test images as one grid of thumbnails with captions.
 
-    The 28x28 originals are sent as they are and enlarged by the browser with square pixels:
+    The 28x28 originals are sent as they are and enlarged by the browser with square pixels
+    (app.py sets image-rendering: pixelated):
     a ninth of the bytes of pre-enlarged images, which keeps pages with many images quick.
     """
     if len(indices) == 0:
         st.caption(empty)
         return
-    st.html("<style>[data-testid='stImage'] img {image-rendering: pixelated;}</style>")
     st.image([images[i] for i in indices], caption=list(captions), output_format="PNG", width=84)
 
 
@@ -459,6 +465,22 @@ def embedding_features(request: EmbedRequest) -> np.ndarray:
     return _embedding_features(
         request.source, source_fingerprint(request.source), request.n, request.seed
     )
+
+
+def placed_image(
+    request: EmbedRequest, emb: Embedding, image: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where an image (the Predict page's) lands on this embedding, and its 8 nearest test
+    images: computed once per image, view and model version, not on every rerun."""
+    digest = hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).hexdigest()
+    return _placed(request, source_fingerprint(request.source), digest, emb, image)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _placed(request, fingerprint: str, digest: str, _emb: Embedding, _image: np.ndarray):
+    features = embedding_features(request)
+    own = compute_features(request.source, _image[None])[0][0]
+    return place_point(_emb, features, own), nearest_neighbours(features, own, 8)
 
 
 @st.cache_resource(show_spinner="Computing features for the neighbour search...", max_entries=4)

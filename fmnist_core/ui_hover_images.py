@@ -14,6 +14,8 @@ import io
 import numpy as np
 import streamlit as st
 
+from fmnist_core.model_figures import HOVER_IMAGES_META
+
 COLUMNS = (
     50  # images per sprite row: 1,400 px, under the width above which Streamlit shrinks images
 )
@@ -65,7 +67,7 @@ export default function (component) {
 
   function attach() {
     document.querySelectorAll(".js-plotly-plot").forEach((gd) => {
-      if (!gd.layout || gd.layout.meta !== "fmnist-hover-images" || gd.__fmnistHover) return;
+      if (!gd.layout || gd.layout.meta !== "__META__" || gd.__fmnistHover) return;
       gd.__fmnistHover = true;
       gd.on("plotly_hover", (ev) => {
         const p = ev.points && ev.points[0];
@@ -83,8 +85,9 @@ export default function (component) {
 }
 """
 
-_component = st.components.v2.component("fmnist_core.hover_images", html="<span></span>", js=_JS)
-LAYOUT_META = "fmnist-hover-images"  # set as the figure's layout.meta to opt in
+_component = st.components.v2.component(
+    "fmnist_core.hover_images", html="<span></span>", js=_JS.replace("__META__", HOVER_IMAGES_META)
+)
 
 
 def sprite(images: np.ndarray) -> np.ndarray:
@@ -111,7 +114,7 @@ def sprite_png(_images: np.ndarray, tag: str) -> bytes:
 
 
 def hover_images(images: np.ndarray, key: str) -> None:
-    """Make charts whose layout.meta is LAYOUT_META show images[customdata[0]] on hover."""
+    """Make charts whose layout.meta is HOVER_IMAGES_META show images[customdata[0]] on hover."""
     tag = "fmnist-sprite-" + hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
     st.html(f"<style>[data-testid='stImage']:has(img[alt='{tag}']) {{display: none;}}</style>")
     st.image(sprite_png(images, tag), alt=tag)

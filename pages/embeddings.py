@@ -7,9 +7,7 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.embed import (
     ALL_IMAGES,
     EmbeddingError,
-    compute_features,
     make_request,
-    place_point,
 )
 from fmnist_core.embed import nearest_neighbours as nearest
 from fmnist_core.model_figures import embedding_figure, variance_figure
@@ -21,6 +19,7 @@ from fmnist_core.ui import (
     embedding_features,
     image_grid,
     name_versions_in_use,
+    placed_image,
     run_through_app,
 )
 from fmnist_core.ui_hover_images import hover_images
@@ -113,10 +112,7 @@ if mine is not None and right.toggle("Show my image from the Predict page", key=
             "t-SNE cannot place new points: its map exists only for the images it was fitted on. Use PCA or UMAP."
         )
     else:
-        feats = embedding_features(request)
-        own = compute_features(request.source, mine[None])[0][0]
-        placed = place_point(emb, feats, own)
-        placed_near = nearest(feats, own, 8)
+        placed, placed_near = placed_image(request, emb, mine)
 
 fig = embedding_figure(emb.coords, emb.labels, color_by or "true class", emb.predicted, emb.confidence,
                        emb.indices, placed=placed)  # fmt: skip

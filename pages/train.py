@@ -1,7 +1,5 @@
 """Train: train a registry model from the browser and watch it learn, live."""
 
-import time
-
 import streamlit as st
 
 from fmnist_core import jobs
@@ -124,8 +122,8 @@ def live_progress() -> None:
         )
         right.plotly_chart(learning_curves_figure({model: history}, "loss"), key="train_curve_loss")
     if (state not in jobs.ACTIVE) and st.session_state.pop("train_mine", False):
-        time.sleep(0.1)
-        st.rerun()  # re-enable the form for the next training
+        # the form outside this fragment was drawn disabled while the job ran: redraw it
+        st.rerun(scope="app")
 
 
 def finished(status: dict, model: str, who: str) -> None:
@@ -154,6 +152,7 @@ def finished(status: dict, model: str, who: str) -> None:
     use_version_button(model, version, key="train_use_version")
 
 
+jobs.recover_stale_lock()  # once per page load, not in the fragment that polls every second
 lock = jobs.read_lock()
 if lock is not None:
     st.info(jobs.busy_message(lock, jobs.read_status(), session_token()))

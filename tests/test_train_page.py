@@ -93,8 +93,12 @@ def test_a_stale_lock_from_a_dead_process_is_recovered(job_cache):
     (job_cache / jobs.STATUS_FILE).write_text(
         json.dumps({"pid": dead.pid, "state": "running", "model": "cnn4"})
     )
-    assert jobs.read_lock() is None  # the dead owner's lock is cleared...
-    assert jobs.read_status()["state"] == "failed"  # ...and its job reported as failed
+    assert jobs.read_lock() is None  # a dead owner's lock does not count...
+    assert jobs.read_status()["state"] == "failed"  # ...its job reads as failed...
+    assert (job_cache / jobs.LOCK_FILE).exists()  # ...and reading changed nothing on disk
+    jobs.recover_stale_lock()
+    assert not (job_cache / jobs.LOCK_FILE).exists()
+    assert json.loads((job_cache / jobs.STATUS_FILE).read_text())["state"] == "failed"
     jobs.start_job("baseline", quick(), owner="next")  # and a new job can start
     assert jobs.wait_for_job(180)["state"] == "finished"
 
