@@ -14,10 +14,11 @@ import time
 
 import numpy as np
 
+from fmnist_core.artifacts import available_artifacts
 from fmnist_core.data import load_dataset, stratified_subset
 from fmnist_core.evaluate import predict_probabilities
 from fmnist_core.models import get_spec
-from fmnist_core.predict import HEADLINE_MODEL, available_artifacts, reads_drawings
+from fmnist_core.predict import HEADLINE_MODEL, reads_drawings
 from fmnist_core.preprocess import preprocess
 from fmnist_core.user_pictures import PICTURE_SETS, render_set
 

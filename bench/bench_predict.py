@@ -11,8 +11,9 @@ import time
 import numpy as np
 from PIL import Image
 
+from fmnist_core.artifacts import available_artifacts
 from fmnist_core.data import load_dataset
-from fmnist_core.predict import Predictor, available_artifacts
+from fmnist_core.predict import Predictor
 from fmnist_core.preprocess import preprocess
 
 REPEAT = 50

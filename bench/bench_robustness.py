@@ -7,9 +7,9 @@ enlarged 4-8x (bicubic), placed off-centre on a larger canvas, saved as an RGB J
 
 import numpy as np
 
+from fmnist_core.artifacts import available_artifacts
 from fmnist_core.data import load_dataset, stratified_subset
 from fmnist_core.evaluate import predict_probabilities
-from fmnist_core.predict import available_artifacts
 from fmnist_core.preprocess import preprocess
 from fmnist_core.user_pictures import user_photo
 

@@ -159,6 +159,22 @@ def find_artifact(ref: str) -> Artifact | None:
     return versions.active_artifact(name)
 
 
+def available_artifacts(names: list[str] | None = None) -> tuple[list[Artifact], dict[str, str]]:
+    """Trained or shipped artifacts in registry order, and the problems of damaged ones."""
+    found, problems = [], {}
+    from fmnist_core.models import list_models
+
+    for name in names or list_models():
+        try:
+            art = find_artifact(name)
+        except ArtifactError as e:
+            problems[name] = str(e)
+            continue
+        if art is not None:
+            found.append(art)
+    return found, problems
+
+
 def artifact_status(name: str) -> tuple[str, Artifact | None, str]:
     """('trained' | 'shipped' | 'missing' | 'corrupt', artifact, message)."""
     try:

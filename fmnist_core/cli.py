@@ -212,8 +212,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from fmnist_core.artifacts import available_artifacts
     from fmnist_core.errors import FmnistError as ProjectError
-    from fmnist_core.predict import Predictor, available_artifacts, headline
+    from fmnist_core.predict import Predictor, headline
     from fmnist_core.preprocess import preprocess
 
     names = None if args.model == "all" else [args.model]

@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import struct
-import tempfile
 import time
 import zlib
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fmnist_core.atomic import atomic_file
 from fmnist_core.classes import NUM_CLASSES
 from fmnist_core.errors import DatasetError
 from fmnist_core.paths import cache_dir
@@ -343,22 +343,15 @@ def _write_cache(ds: Dataset) -> None:
     path = _cache_path()
     meta = {"format": CACHE_FORMAT, "fingerprint": ds.source.fingerprint(), "checksum": ds.checksum}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".fashion-mnist-", suffix=".npz.tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f,
-                    x_train=ds.x_train,
-                    y_train=ds.y_train,
-                    x_test=ds.x_test,
-                    y_test=ds.y_test,
-                    meta=np.array(json.dumps(meta)),
-                )
-            os.replace(tmp, path)  # atomic: readers see the old file or the new, never half
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path) as f:  # readers see the old file or the new, never half
+            np.savez(
+                f,
+                x_train=ds.x_train,
+                y_train=ds.y_train,
+                x_test=ds.x_test,
+                y_test=ds.y_test,
+                meta=np.array(json.dumps(meta)),
+            )
     except OSError as e:
         log.warning("Could not write the dataset cache %s (%s); loading still works", path, e)
 

@@ -15,7 +15,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from fmnist_core.atomic import atomic_file
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.errors import FmnistError
 from fmnist_core.paths import ASSETS_DIR, cache_dir
@@ -327,14 +327,8 @@ def _save(emb: Embedding, folder: Path, key: str) -> None:
     if emb.predicted is not None:
         arrays.update(predicted=emb.predicted, confidence=emb.confidence.astype(np.float32))
     meta = {"request": asdict(emb.request), "info": emb.info}
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, meta=np.array(json.dumps(meta, default=str)), **arrays)
-        os.replace(tmp, folder / f"{key}.npz")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(folder / f"{key}.npz") as f:
+        np.savez_compressed(f, meta=np.array(json.dumps(meta, default=str)), **arrays)
 
 
 def load_cached_embedding(req: EmbedRequest, key: str | None = None) -> Embedding | None:

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +131,10 @@ def start_job(model: str, options: dict[str, Any], owner: str = "", session: str
     """Start a training process; raise JobBusy if one is running. Returns the initial status.
     `session`: the app session that started it (told it is their own run, may delete it)."""
     from fmnist_core.models import get_spec
+    from fmnist_core.training_run import TrainOptions
 
-    get_spec(model)  # unknown names fail here, not in the background
+    get_spec(model)  # unknown names and impossible settings fail here, not in the background
+    TrainOptions.from_dict(options)
     cache_dir().mkdir(parents=True, exist_ok=True)
     job = {"model": model, "options": options, "owner": owner or "someone", "session": session,
            "started": time.time()}  # fmt: skip
@@ -264,9 +266,10 @@ def run_job(job: dict) -> int:
         return cancelled
 
     try:
-        fields = set(TrainOptions.__dataclass_fields__)
-        opts = TrainOptions(**{k: v for k, v in job["options"].items() if k in fields})
-        opts = replace(opts, started_by=job["owner"], via="app", session=job.get("session", ""))
+        opts = TrainOptions.from_dict(
+            {**job["options"], "started_by": job["owner"], "via": "app",
+             "session": job.get("session", "")}
+        )  # fmt: skip
         art = run_training(job["model"], opts, progress=progress, should_stop=should_stop)
         status.update(state="finished", fraction=1.0, artifact=str(art.path), version=art.version,
                       test_accuracy=art.manifest["test_accuracy"],

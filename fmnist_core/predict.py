@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fmnist_core.artifacts import Artifact, ArtifactError, find_artifact
+from fmnist_core.artifacts import Artifact, ArtifactError
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.models import UnknownModelError, get_spec, list_models
+from fmnist_core.models import UnknownModelError, get_spec
 
 
 @dataclass
@@ -38,20 +38,6 @@ class Answer:
             "probabilities": [round(float(p), 6) for p in self.probabilities],
             "readings": self.readings,
         }
-
-
-def available_artifacts(names: list[str] | None = None) -> tuple[list[Artifact], dict[str, str]]:
-    """Trained or shipped artifacts in registry order, and the problems of damaged ones."""
-    found, problems = [], {}
-    for name in names or list_models():
-        try:
-            art = find_artifact(name)
-        except ArtifactError as e:
-            problems[name] = str(e)
-            continue
-        if art is not None:
-            found.append(art)
-    return found, problems
 
 
 class Predictor:

@@ -23,6 +23,10 @@ from fmnist_core.models import Recipe, get_spec
 
 log = logging.getLogger(__name__)
 
+# Integer labels throughout: sparse categorical cross-entropy is the same loss as the
+# tutorials' categorical cross-entropy on one-hot labels, without the one-hot copy.
+TRAINING_LOSS = "sparse_categorical_crossentropy"
+
 # Seed 000's ImageDataGenerator settings (shear is in degrees there).
 AUGMENTATION = {"rotation_degrees": 8, "shift": 0.08, "shear_degrees": 0.3, "zoom": 0.08}
 
@@ -375,11 +379,9 @@ def compile_model(
         opt = keras.optimizers.Adam(learning_rate=rate)
     else:
         raise FmnistError(f"unknown optimizer {recipe.optimizer!r}")
-    # Integer labels throughout: sparse categorical cross-entropy is the same loss as the
-    # tutorials' categorical cross-entropy on one-hot labels, without the one-hot copy.
     model.compile(
         optimizer=opt,
-        loss="sparse_categorical_crossentropy",
+        loss=TRAINING_LOSS,
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution(recipe.batch_size) if group_steps else 1,
     )

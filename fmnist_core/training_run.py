@@ -13,9 +13,10 @@ import numpy as np
 
 from fmnist_core.artifacts import Artifact, save_artifact
 from fmnist_core.data import load_dataset, stratified_split, stratified_subset
+from fmnist_core.errors import FmnistError
 from fmnist_core.evaluate import evaluate_probabilities, predict_probabilities
 from fmnist_core.models import get_spec
-from fmnist_core.train import ProgressFn, cross_validate, fit
+from fmnist_core.train import TRAINING_LOSS, ProgressFn, cross_validate, fit
 
 # A model this many points (or more) below its tutorial's figure gets an explanation.
 ACCURACY_TOLERANCE = 0.015
@@ -39,6 +40,36 @@ class TrainOptions:
     started_by: str = ""
     via: str = "cli"  # "cli" | "app"
     session: str = ""  # the app's browser session that started it
+
+    def validate(self) -> None:
+        """TrainOptionsError with one sentence a person can act on."""
+        if self.epochs is not None and self.epochs < 0 or (self.augment_epochs or 0) < 0:
+            raise TrainOptionsError("Epochs cannot be negative.")
+        if self.epochs == 0 and self.augment_epochs == 0:
+            raise TrainOptionsError("Train for at least one epoch, plain or augmented.")
+        if self.kfold == 1 or (self.kfold or 0) < 0:
+            raise TrainOptionsError("k-fold needs at least 2 folds (or 0 for none).")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise TrainOptionsError("The batch size must be at least 1.")
+        if self.limit is not None and not 100 <= self.limit <= 60_000:
+            raise TrainOptionsError("Train on between 100 and 60,000 images.")
+        if self.via not in ("cli", "app"):
+            raise TrainOptionsError(f"unknown origin {self.via!r} (cli or app)")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
+        """Rebuilt from JSON (a background job's request): unknown keys are refused, not
+        dropped, so a misspelt setting never trains with the recipe's value silently."""
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise TrainOptionsError(f"unknown training settings: {', '.join(unknown)}")
+        opts = cls(**data)
+        opts.validate()
+        return opts
+
+
+class TrainOptionsError(FmnistError):
+    """Training settings that cannot work."""
 
 
 def library_versions() -> dict[str, str]:
@@ -81,6 +112,7 @@ def run_training(
     new version of the model in the user cache (never the active one by itself), or as
     `root/<name>/` when `root` is given (how the shipped models are made)."""
     opts = options or TrainOptions()
+    opts.validate()
     spec = get_spec(name)
     recipe = spec.recipe
     overrides = {
@@ -146,6 +178,7 @@ def run_training(
         "reported_accuracy": spec.reported_accuracy,
         "reported_note": spec.reported_note,
         "recipe": recipe.as_dict(),
+        "training_loss": TRAINING_LOSS,  # what was used (the recipe keeps the tutorial's)
         "recipe_overrides": overrides,
         "build_options": {**spec.build_options, **{k: str(v) for k, v in build.items()}},
         "seed": opts.seed,

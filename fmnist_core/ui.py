@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from fmnist_core.artifacts import Artifact, ArtifactError, find_artifact
+from fmnist_core.artifacts import Artifact, ArtifactError, available_artifacts, find_artifact
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import HOW_TO_GET, Dataset, load_dataset
 from fmnist_core.embed import (
@@ -35,7 +35,6 @@ from fmnist_core.models import display_name, list_models
 from fmnist_core.predict import (
     Answer,
     Predictor,
-    available_artifacts,
     consensus,
     headline,
     models_disagree,

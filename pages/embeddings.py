@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from fmnist_core.artifacts import available_artifacts
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.embed import (
     ALL_IMAGES,
@@ -11,7 +12,6 @@ from fmnist_core.embed import (
 )
 from fmnist_core.embed import nearest_neighbours as nearest
 from fmnist_core.model_figures import embedding_figure, variance_figure
-from fmnist_core.predict import available_artifacts
 from fmnist_core.ui import (
     cached_embedding,
     compute_embedding_with_progress,

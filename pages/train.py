@@ -57,12 +57,6 @@ def settings_form(lock) -> None:
         owner = st.text_input("Your name (shown to others while you train)", key="train_owner")
         start = st.form_submit_button("Start training", type="primary", disabled=lock is not None)
     if start:
-        if epochs + augment == 0:
-            st.error("Train for at least one epoch, plain or augmented.")
-            return
-        if kfold == 1:
-            st.error("k-fold needs at least 2 folds (or 0 for none).")
-            return
         options = {**defaults, "epochs": int(epochs), "augment_epochs": int(augment),
                    "batch_size": int(batch), "limit": None if limit >= 60000 else int(limit),
                    "kfold": int(kfold), "seed": int(seed)}  # fmt: skip

@@ -13,7 +13,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import CLASS_NAMES
-from fmnist_core.predict import Predictor, available_artifacts, consensus, models_disagree
+from fmnist_core.artifacts import available_artifacts
+from fmnist_core.predict import Predictor, consensus, models_disagree
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

@@ -14,7 +14,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import CLASS_NAMES
-from fmnist_core.predict import available_artifacts
+from fmnist_core.artifacts import available_artifacts
 from fmnist_core.results import (
     ModelResults,
     matrix_csv,

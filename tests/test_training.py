@@ -293,3 +293,40 @@ def test_a_model_trained_under_jax_loads_and_predicts_the_same_under_tensorflow(
     )
     acc = float((probs.argmax(1) == real_dataset.y_test).mean())
     assert acc == pytest.approx(art.manifest["test_accuracy"], abs=0.001)
+
+
+def test_train_options_validate_and_refuse_unknown_settings():
+    from fmnist_core.training_run import TrainOptions, TrainOptionsError
+
+    assert TrainOptions.from_dict({"epochs": 2, "limit": 1000}).epochs == 2
+    with pytest.raises(TrainOptionsError, match="unknown training settings: epoch"):
+        TrainOptions.from_dict({"epoch": 2})  # a typo is refused, never silently dropped
+    for bad, message in (
+        ({"kfold": 1}, "at least 2 folds"),
+        ({"epochs": 0, "augment_epochs": 0}, "at least one epoch"),
+        ({"limit": 10}, "between 100 and 60,000"),
+        ({"batch_size": 0}, "batch size"),
+    ):
+        with pytest.raises(TrainOptionsError, match=message):
+            TrainOptions.from_dict(bad)
+
+
+def test_a_job_with_an_unknown_setting_is_refused_before_it_starts(isolated_cache):
+    from fmnist_core import jobs
+    from fmnist_core.training_run import TrainOptionsError
+
+    with pytest.raises(TrainOptionsError, match="unknown training settings: epoch"):
+        jobs.start_job("baseline", {"epoch": 3})
+    assert jobs.read_lock() is None and not (isolated_cache / jobs.LOCK_FILE).exists()
+
+
+def test_manifests_record_the_loss_actually_used():
+    from fmnist_core.train import TRAINING_LOSS
+
+    for name in list_models():
+        path = ROOT / "assets" / "models" / name / "manifest.json"
+        if path.exists():
+            m = json.loads(path.read_text())
+            assert m["training_loss"] == TRAINING_LOSS, name
+            assert "loss" not in m["recipe"], name  # the tutorial's is tutorial_loss
+    assert get_spec("cnn1").recipe.tutorial_loss == "categorical_crossentropy"

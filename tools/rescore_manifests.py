@@ -6,13 +6,11 @@ is rewritten atomically; model and probability files are untouched (their hashes
 Usage: python tools/rescore_manifests.py [FOLDER]   (default: assets/models)
 """
 
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from fmnist_core.artifacts import MANIFEST_FILE, load_artifact
+from fmnist_core.atomic import write_json_atomic
 from fmnist_core.data import load_dataset
 from fmnist_core.evaluate import evaluate_probabilities
 
@@ -27,8 +25,5 @@ for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.star
         manifest["accuracy_vs_reported"] = round(
             scores["test_accuracy"] - manifest["reported_accuracy"], 5
         )
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(manifest, f, indent=1)
-    os.replace(tmp, folder / MANIFEST_FILE)
+    write_json_atomic(folder / MANIFEST_FILE, manifest, indent=1)
     print(f"{folder.name}: test accuracy {before:.4f} -> {scores['test_accuracy']:.4f}")

@@ -4,17 +4,14 @@ Usage: python tools/set_manifest_note.py NAME "why" [FOLDER]   (default folder: 
 """
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from fmnist_core.atomic import write_json_atomic
 
 name, note = sys.argv[1], sys.argv[2]
 folder = Path(sys.argv[3] if len(sys.argv) > 3 else "assets/models") / name
 manifest = json.loads((folder / "manifest.json").read_text())
 manifest["note"] = note
-fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-with os.fdopen(fd, "w") as f:
-    json.dump(manifest, f, indent=1)
-os.replace(tmp, folder / "manifest.json")
+write_json_atomic(folder / "manifest.json", manifest, indent=1)
 print(f"{name}: {note}")
