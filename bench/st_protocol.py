@@ -131,6 +131,10 @@ class StreamlitSession:
         state.string_array_value.data.extend(values)
         self.widgets[widget_id] = state
 
+    def set_string(self, widget_id: str, value: str) -> None:
+        """A selectbox's choice, as the browser sends it: the option's text."""
+        self.widgets[widget_id] = WidgetState(id=widget_id, string_value=value)
+
     def press(self, widget_id: str) -> None:
         """Click a button: true for the next run only."""
         self.widgets[widget_id] = WidgetState(id=widget_id, trigger_value=True)

@@ -3,9 +3,13 @@ table, cached loaders and shared widgets."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import sys
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -27,6 +31,7 @@ from fmnist_core.embed import (
     place_point,
     source_fingerprint,
     subset_indices,
+    warm_up_umap,
 )
 from fmnist_core.errors import DatasetError
 from fmnist_core.figures import probabilities_figure
@@ -53,6 +58,8 @@ from fmnist_core.versions import (
     version_label,
 )
 
+log = logging.getLogger(__name__)
+
 
 def _keep_keras_state_between_runs() -> None:
     """Stop Streamlit from calling keras.backend.clear_session() after every script run.
@@ -74,6 +81,31 @@ def _keep_keras_state_between_runs() -> None:
 
 
 _keep_keras_state_between_runs()
+
+
+WARM_UP_DELAY = 3.0  # seconds after the server's first page, so that page is not slowed
+
+
+def _warm_up_in_the_background() -> None:
+    """Once per server process: compile UMAP's numba code in a low-priority thread, so the
+    first UMAP view takes seconds, not 40 (FMNIST_WARM_UP=0 turns it off, as the tests do)."""
+    if os.environ.get("FMNIST_WARM_UP", "1") == "0":
+        return
+
+    def warm() -> None:
+        time.sleep(WARM_UP_DELAY)
+        with contextlib.suppress(OSError, AttributeError):  # Linux: this thread only
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        try:
+            seconds = warm_up_umap()
+            log.info("UMAP warmed up in %.1f s", seconds)
+        except Exception as e:  # never fatal: the first UMAP view then compiles it itself
+            log.warning("UMAP warm-up failed (%s: %s)", type(e).__name__, e)
+
+    threading.Thread(target=warm, name="fmnist-warm-up", daemon=True).start()
+
+
+_warm_up_in_the_background()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="fmnist-test-cache-"))
 os.environ["FMNIST_CACHE_DIR"] = str(_SESSION_CACHE)
 os.environ["FMNIST_OFFLINE"] = "1"
+# no background UMAP compile in every test process and test server (tests/test_embed.py
+# runs the warm-up itself)
+os.environ["FMNIST_WARM_UP"] = "0"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REQUIRE_REAL_DATA = os.environ.get("FMNIST_REQUIRE_REAL_DATA", "") not in ("", "0")
 

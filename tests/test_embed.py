@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -233,3 +234,21 @@ def test_select_points_in_a_cached_view(streamlit_url, page):
     thumbs.first.wait_for(timeout=30_000)
     assert thumbs.count() >= 2
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_umap_warm_up_runs_the_real_code_and_the_server_starts_it(tmp_path):
+    from fmnist_core.embed import warm_up_umap
+
+    assert warm_up_umap() > 0  # the same run_umap path as a view, on 300 random points
+    code = (
+        "import threading, fmnist_core.ui as ui\n"
+        "print(sorted(t.name for t in threading.enumerate()))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    for setting, started in (("1", True), ("0", False)):
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "FMNIST_WARM_UP": setting, "PYTHONPATH": str(root)},
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-1000:]
+        assert ("fmnist-warm-up" in out.stdout) is started
