@@ -10,6 +10,7 @@ almost nothing, so the server is what a load test measures.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import urllib.parse
 import uuid
@@ -165,13 +166,20 @@ class StreamlitSession:
         urls = resp.file_urls[0]
         put_url = urllib.parse.urljoin(self.base_url + "/", urls.upload_url.lstrip("/"))
         xsrf = self.http.cookies.get(XSRF_COOKIE, "")
-        reply = await asyncio.to_thread(
+        put = functools.partial(
             self.http.put,
             put_url,
             files={"file": (name, data, mime)},
             headers={"X-Xsrftoken": xsrf},
             timeout=self.timeout,
         )
+        try:
+            reply = await asyncio.to_thread(put)
+        except requests.ConnectionError:
+            # The server closed the kept-alive connection as this request went out; browsers
+            # retry an idempotent request (PUT) once on a fresh connection in that case.
+            self.http.close()
+            reply = await asyncio.to_thread(put)
         if reply.status_code >= 300:
             raise RuntimeError(f"upload failed: HTTP {reply.status_code} {reply.text[:200]}")
         info = UploadedFileInfo(name=name, size=len(data), file_id=urls.file_id, file_urls=urls)

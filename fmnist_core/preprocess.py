@@ -263,16 +263,18 @@ class OutlineFill:
         )
 
 
-def outline_fill(gray: np.ndarray) -> OutlineFill:
+def outline_fill(gray: np.ndarray, need_image: bool = True) -> OutlineFill:
     """How to fill a light-on-dark picture's outlines: strokes against the background, or,
     for light clip art with a dark outline (yellow, pastel, cream: once inverted, bright
     strokes around a dim inside), strokes against that dim inside. The second reading asks
     for more (a thin outline around a large inside), since the dim parts of a photo look alike.
+    `need_image=False`: only the verdict is wanted, so a picture whose strokes are not of one
+    brightness (a photo) is rejected before any shape work.
     """
-    plain = fill_outlines(gray)
+    plain = fill_outlines(gray, quick_reject=not need_image)
     if plain.is_outline_drawing:
         return plain
-    pale = fill_outlines(gray, ink_level=PALE_INK_LEVEL)
+    pale = fill_outlines(gray, ink_level=PALE_INK_LEVEL, quick_reject=not need_image)
     if (
         pale.is_outline_drawing
         and pale.hole_share >= PALE_HOLE_SHARE
@@ -282,7 +284,9 @@ def outline_fill(gray: np.ndarray) -> OutlineFill:
     return plain
 
 
-def fill_outlines(gray: np.ndarray, ink_level: float = 0.0) -> OutlineFill:
+def fill_outlines(
+    gray: np.ndarray, ink_level: float = 0.0, quick_reject: bool = False
+) -> OutlineFill:
     """Fill the regions that the item's strokes enclose (light item on a dark background).
 
     Strokes are pixels brighter than the background by ITEM_THRESHOLD and by `ink_level`
@@ -300,6 +304,11 @@ def fill_outlines(gray: np.ndarray, ink_level: float = 0.0) -> OutlineFill:
     mask = above > threshold
     if not mask.any():
         return OutlineFill(gray.copy(), 0.0, 0.0, 0.0)
+    ink = gray[mask].astype(np.float64)
+    typical = float(np.percentile(ink, 75))
+    ink_share = float(np.mean(np.abs(ink - typical) <= 48))
+    if quick_reject and ink_share < INK_SHARE:  # not strokes of one brightness: no drawing
+        return OutlineFill(gray, 0.0, ink_share, 0.0)
     # The shape work runs on the stroke mask reduced by blocks to about FILL_SIDE pixels a
     # side (a block holding any stroke pixel is stroke: thin lines survive): a few ms instead
     # of 20-40 ms at full size, on every upload and drawing.
@@ -314,9 +323,6 @@ def fill_outlines(gray: np.ndarray, ink_level: float = 0.0) -> OutlineFill:
     closed = ndimage.binary_closing(np.pad(small, pad), structure=disc)[pad:-pad, pad:-pad]
     filled = ndimage.binary_fill_holes(closed | small)
     hole_share = float((filled & ~small).sum() / filled.sum())
-    ink = gray[mask].astype(np.float64)
-    typical = float(np.percentile(ink, 75))
-    ink_share = float(np.mean(np.abs(ink - typical) <= 48))
     half_width = 0.0
     if hole_share >= OUTLINE_HOLE_SHARE:  # only then does thickness decide anything
         depth = ndimage.distance_transform_edt(np.pad(small, 1))[1:-1, 1:-1][small]
@@ -377,7 +383,7 @@ def preprocess(
     unfilled = gray
     filled = False
     if fill is not False and not (dataset_like and fill is None):
-        outlines = outline_fill(gray)
+        outlines = outline_fill(gray, need_image=bool(fill))
         filled = bool(fill) or outlines.is_outline_drawing
         if filled:
             why = "manual" if fill else f"auto: a drawing, {outlines.hole_share:.0%} of it enclosed"

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
@@ -55,6 +55,7 @@ from fmnist_core.versions import (
     recipe_changes,
     split_ref,
     started_by,
+    state_signature,
     version_label,
 )
 
@@ -215,9 +216,21 @@ def _predictor(signature: tuple) -> Predictor:
     return Predictor(artifacts)
 
 
+def current_artifacts() -> tuple[list[Artifact], dict[str, str]]:
+    """available_artifacts(), read again only when a version may have changed (a few stat
+    calls per rerun instead of reading eleven manifests: measured, a fifth of a Predict
+    rerun's CPU under the 30-session load test)."""
+    return _artifacts_for(state_signature(list_models()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _artifacts_for(signature: tuple) -> tuple[list[Artifact], dict[str, str]]:
+    return available_artifacts()
+
+
 def artifacts_or_stop() -> list:
     """The trained or shipped models; a warning per damaged one; the page stops if none."""
-    artifacts, problems = available_artifacts()
+    artifacts, problems = current_artifacts()
     for name, problem in problems.items():
         st.warning(f"**{name}** is damaged and was skipped: {problem}")
     if not artifacts:
@@ -356,16 +369,42 @@ def classify_and_show(
 ) -> None:
     """Preprocess one image, show its steps and every model's answer; bad input is one sentence."""
     st.subheader(title)
-    try:
-        prep = preprocess(source, invert=invert, fill=fill)
-    except PreprocessError as e:
-        st.error(f"{title}: {e}")
-        return
     predictor = predictor_or_stop()
+    # The same picture with the same settings and models is answered once per session: every
+    # rerun (another widget, a return to the Draw tab) shows the kept answer again.
+    key = (_digest(source), invert, fill, id(predictor))
+    kept = st.session_state.setdefault("_answers", {})
+    if key in kept:
+        prep, answers = kept[key]
+    else:
+        try:
+            prep = preprocess(source, invert=invert, fill=fill)
+        except PreprocessError as e:
+            st.error(f"{title}: {e}")
+            return
+        answers = predictor(prep.image, prep.as_drawn)
+        # kept with its steps as the thumbnails shown, not a photo's full-size copies
+        prep = replace(prep, steps=[replace(st_, image=thumbnail(st_.image)) for st_ in prep.steps])
+        while len(kept) >= KEPT_ANSWERS:
+            kept.pop(next(iter(kept)))
+        kept[key] = (prep, answers)
     show_steps(prep)
-    answers = predictor(prep.image, prep.as_drawn)
     st.session_state["last_prediction_image"] = prep.image  # other pages can place it
     show_answers(answers, true_label, user_picture=user_picture)
+
+
+KEPT_ANSWERS = 12  # per session: a handful of uploads and drawings, under a megabyte
+
+
+def _digest(source) -> str:
+    """A short hash of an image source (bytes, an array, a path)."""
+    if isinstance(source, np.ndarray):
+        data = np.ascontiguousarray(source).tobytes() + str(source.shape).encode()
+    elif isinstance(source, bytes | bytearray):
+        data = bytes(source)
+    else:
+        data = repr(source).encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 # --------------------------------------------------------------------------- stored results
@@ -433,7 +472,7 @@ def model_label(ref: str) -> str:
 
 def name_versions_in_use(artifacts: list[Artifact] | None = None) -> None:
     """One line naming the models whose active version is not the shipped one."""
-    artifacts = artifacts if artifacts is not None else available_artifacts()[0]
+    artifacts = artifacts if artifacts is not None else current_artifacts()[0]
     runs = [a for a in artifacts if a.version != SHIPPED]
     if runs:
         st.info(

@@ -204,6 +204,27 @@ def list_versions(name: str) -> list[Version]:
     return out
 
 
+def state_signature(names: list[str]) -> tuple:
+    """Changes whenever the version any of `names` means may have changed: a choice made, a
+    version added or deleted, a shipped manifest replaced, an old folder to move. About 40
+    stat calls, no file read: what a busy server checks on every rerun instead of reading
+    every manifest (versions are never modified in place, only added and removed)."""
+    out = []
+    for name in names:
+        for path in (
+            versions_dir(name) / ACTIVE_FILE,
+            versions_dir(name),
+            user_models_dir() / name,
+            shipped_models_dir() / name / MANIFEST_FILE,
+        ):
+            try:
+                st = path.stat()
+                out.append((st.st_ino, st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+    return (str(cache_dir()), *out)
+
+
 # --------------------------------------------------------------------------- changing
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 import streamlit as st
 
-from fmnist_core.artifacts import available_artifacts
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.embed import (
     ALL_IMAGES,
@@ -15,6 +14,7 @@ from fmnist_core.model_figures import embedding_figure, variance_figure
 from fmnist_core.ui import (
     cached_embedding,
     compute_embedding_with_progress,
+    current_artifacts,
     dataset_or_stop,
     embedding_features,
     image_grid,
@@ -35,7 +35,7 @@ st.markdown(
 )
 
 ds = dataset_or_stop()
-artifacts = available_artifacts()[0]
+artifacts = current_artifacts()[0]
 name_versions_in_use(artifacts)
 models = [a.name for a in artifacts]
 sources = ["pixels", *models]
