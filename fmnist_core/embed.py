@@ -32,6 +32,8 @@ from fmnist_core.paths import ASSETS_DIR, cache_dir
 log = logging.getLogger(__name__)
 
 METHODS = ("pca", "tsne", "umap", "custom")
+# how people write them: menus, captions and progress bars all use these
+METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "custom": "Custom axis"}
 DEFAULT_PARAMS = {
     "pca": {},
     "tsne": {"perplexity": 30.0, "learning_rate": "auto"},

@@ -102,12 +102,16 @@ def accuracy_vs_params_figure(models: list[dict]) -> go.Figure:
         ("tutorial models", [m for m in models if not m.get("beyond_tutorials")], "circle", 0),
         ("beyond the tutorials", [m for m in models if m.get("beyond_tutorials")], "diamond", 2),
     )
+    # neighbours in size take turns above and below their marker, so names do not overlap
+    by_size = sorted(models, key=lambda m: m["params"] or 0)
+    position = {m["name"]: ("top center", "bottom center")[i % 2] for i, m in enumerate(by_size)}
     for label, group, symbol, colour in groups:
         if not group:
             continue
         fig.add_trace(go.Scatter(
             x=[m["params"] for m in group], y=[m["test_accuracy"] for m in group],
-            text=[m["name"] for m in group], mode="markers+text", textposition="top center",
+            text=[m["name"] for m in group], mode="markers+text",
+            textposition=[position[m["name"]] for m in group],
             marker=dict(size=12, symbol=symbol, color=PALETTE[colour]), name=label,
             hovertemplate="%{text}<br>%{x:,} parameters<br>%{y:.2%}<extra></extra>",
         ))  # fmt: skip
@@ -119,8 +123,10 @@ def accuracy_vs_params_figure(models: list[dict]) -> go.Figure:
         hovertemplate="%{text}: tutorial reported %{y:.2%}<extra></extra>",
     ))  # fmt: skip
     for label, acc in REFERENCE_ACCURACIES.items():
+        # the label sits above its line on a white ground, at the left where no model is
         fig.add_hline(y=acc, line=dict(color="gray", dash="dot", width=1), annotation_text=f"{label} {acc:.1%}",
-                      annotation_position="bottom right", annotation_font_size=10)  # fmt: skip
+                      annotation_position="top left", annotation_font_size=10,
+                      annotation_bgcolor="rgba(255,255,255,0.85)")  # fmt: skip
     fig.update_xaxes(title="parameters", type="log")
     fig.update_yaxes(title="test accuracy", tickformat=".0%", range=[0.8, 0.975])
     return _layout(fig, 440)

@@ -161,6 +161,34 @@ def recipe_in_words(recipe: Recipe) -> str:
     return "; ".join(parts)
 
 
+# The words recipes and descriptions use, for a class of beginners (the Train page shows the
+# ones a model's description and recipe contain).
+GLOSSARY = {
+    "epoch": "one pass over all the training images",
+    "batch": "how many images the model sees before each small correction of its weights",
+    "learning rate": "how big each correction is",
+    "Adam": "an optimiser that adapts each weight's step size as it learns (the usual default)",
+    "SGD": "stochastic gradient descent: every weight moves a fixed share of its gradient",
+    "momentum": "SGD keeps some of its previous step, so it rolls through small bumps",
+    "cosine": "the learning rate falls smoothly to zero over the run",
+    "he_uniform": "how the weights start: random, scaled for ReLU layers (He et al., 2015)",
+    "conv": "a convolution: small filters slid over the image, each looking for one pattern",
+    "pool": "max-pooling: keeps the strongest response in each 2x2 patch, halving the size",
+    "dropout": "switches off a random share of units while training, so none is relied on alone",
+    "batch norm": "batch normalisation: rescales each layer's outputs, which steadies training",
+    "Dense": "a fully connected layer: every input feeds every unit",
+    "augmented": "training images changed on the fly (turned, shifted, redrawn) so the model "
+    "learns what stays the same",
+    "k-fold": "train k times, each time holding out a different k-th of the data to test on",
+}
+
+
+def glossary_for(text: str) -> dict[str, str]:
+    """The GLOSSARY entries whose term appears in `text` (case-insensitive)."""
+    low = text.lower().replace("-", " ")
+    return {term: words for term, words in GLOSSARY.items() if term.lower() in low}
+
+
 def create_model(name: str, **overrides: Any):
     return get_spec(name).build(**overrides)
 

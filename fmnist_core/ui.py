@@ -20,6 +20,7 @@ from fmnist_core.artifacts import Artifact, ArtifactError, available_artifacts, 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import HOW_TO_GET, Dataset, load_dataset
 from fmnist_core.embed import (
+    METHOD_LABELS,
     Embedding,
     EmbedRequest,
     cache_key,
@@ -519,10 +520,11 @@ def cached_embedding(request: EmbedRequest) -> Embedding | None:
 
 
 def compute_embedding_with_progress(request: EmbedRequest) -> Embedding:
-    bar = st.progress(0.0, text=f"{request.method.upper()}: starting")
+    label = METHOD_LABELS[request.method]
+    bar = st.progress(0.0, text=f"{label}: starting")
 
     def report(fraction: float, message: str) -> None:
-        bar.progress(min(max(fraction, 0.0), 1.0), text=f"{request.method.upper()}: {message}")
+        bar.progress(min(max(fraction, 0.0), 1.0), text=f"{label}: {message}")
 
     emb = embed(request, progress=report, dataset=dataset_or_stop())
     bar.empty()

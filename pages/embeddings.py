@@ -6,6 +6,7 @@ import streamlit as st
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.embed import (
     ALL_IMAGES,
+    METHOD_LABELS,
     EmbeddingError,
     make_request,
 )
@@ -24,7 +25,7 @@ from fmnist_core.ui import (
 )
 from fmnist_core.ui_hover_images import hover_images
 
-METHOD_NAMES = {"PCA": "pca", "t-SNE": "tsne", "UMAP": "umap", "Custom axis": "custom"}
+METHOD_NAMES = {label: method for method, label in METHOD_LABELS.items()}
 
 run_through_app()
 st.title("Embeddings")
@@ -85,7 +86,7 @@ if emb is None:
 
 took = emb.info.get("seconds")
 st.caption(
-    f"{request.method.upper()} of {len(emb.coords):,} images from **{request.source}**, "
+    f"{METHOD_LABELS[request.method]} of {len(emb.coords):,} images from **{request.source}**, "
     f"{request.dims}D"
     + (
         " (from the cache" + (f", computed in {took:.1f} s)" if took else ")")

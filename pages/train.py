@@ -5,7 +5,7 @@ import streamlit as st
 from fmnist_core import jobs
 from fmnist_core.errors import FmnistError
 from fmnist_core.model_figures import learning_curves_figure
-from fmnist_core.models import get_spec, list_models, recipe_in_words
+from fmnist_core.models import get_spec, glossary_for, list_models, recipe_in_words
 from fmnist_core.ui import run_through_app, session_token, use_version_button
 from fmnist_core.versions import SHIPPED, active_artifact, get_version
 
@@ -35,6 +35,9 @@ def settings_form(lock) -> None:
         + (f", {recipe.kfold}-fold cross-validation" if recipe.kfold else "")
         + ". The defaults below are a quick version of it."
     )
+    words = glossary_for(f"{spec.description} {recipe_in_words(recipe)} epoch batch")
+    with st.expander("What these words mean"):
+        st.markdown("\n".join(f"- **{term}**: {meaning}" for term, meaning in words.items()))
     augment_help = (
         "Epochs on training images drawn as outlines, silhouettes, flat shades, turned and mirrored"
         if recipe.augmentation == "styles"

@@ -81,6 +81,7 @@ def test_a_deleted_probability_file_is_reported_on_the_pages(user_copy, real_dat
     assert any("strided3" in w.value and "damaged" in w.value for w in at.warning)
 
 
+@pytest.mark.slow
 def test_kill_during_training_keeps_the_previous_model(user_copy, real_dataset):
     before = json.loads((user_copy / "manifest.json").read_text())
     from fmnist_core.data import load_dataset

@@ -121,6 +121,7 @@ def test_picture_styles_run_under_jax(real_dataset, tmp_path):
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_robust_trains_one_epoch_on_2000_real_images_and_reloads_in_safe_mode(
     real_dataset, tmp_path
 ):

@@ -17,6 +17,7 @@ from fmnist_core.versions import user_version_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "train.py")
+pytestmark = pytest.mark.slow  # background training jobs: a minute or more each
 
 
 @pytest.fixture()

@@ -206,6 +206,7 @@ def job_cache(real_dataset, isolated_cache):
         jobs.wait_for_job(120)
 
 
+@pytest.mark.slow
 def test_train_page_says_starting_and_shows_the_owner_their_own_run(job_cache):
     page = str(ROOT / "pages" / "train.py")
     at = AppTest.from_file(page, default_timeout=120).run()
