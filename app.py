@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fmnist_core.ui import PAGES
+from fmnist_core.ui.navigation import PAGES
 
 st.set_page_config(
     page_title="Fashion-MNIST CNN Explorer", page_icon=":material/checkroom:", layout="wide"

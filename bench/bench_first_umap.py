@@ -6,7 +6,7 @@ Embeddings page at once, then DELAY seconds later (choosing settings takes peopl
 asks for UMAP of 5,000 test images from cnn1's features and times the run until the view is
 on screen. Twice: the first server on a machine (numba's on-disk cache empty) and a restarted
 server (cache filled). The server compiles UMAP's code in a background thread after its first
-page (fmnist_core/ui.py); FMNIST_WARM_UP=0 shows the time without that. Goal: <= 10 s.
+page (fmnist_core/ui/warm_up.py); FMNIST_WARM_UP=0 shows the time without that. Goal: <= 10 s.
 """
 
 import asyncio

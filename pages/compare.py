@@ -4,20 +4,17 @@ import pandas as pd
 import streamlit as st
 
 from fmnist_core.catalog import model_catalog
-from fmnist_core.model_figures import (
+from fmnist_core.figures.comparison import (
     accuracy_vs_params_figure,
     kfold_figure,
     learning_curves_figure,
     per_class_accuracy_figure,
 )
 from fmnist_core.results import per_class_accuracy
-from fmnist_core.ui import (
-    MODEL_TABLE_COLUMNS,
-    model_label,
-    name_versions_in_use,
-    run_through_app,
-    trained_results,
-)
+from fmnist_core.ui.loaders import trained_results
+from fmnist_core.ui.streamlit_patches import run_through_app
+from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
+from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS
 
 run_through_app()
 st.title("Compare models")

@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.figures.confusion import confusion_figure
 from fmnist_core.gallery import tile
-from fmnist_core.model_figures import confusion_figure
 from fmnist_core.models import display_name
 from fmnist_core.results import (
     matrix_csv,
@@ -14,14 +14,10 @@ from fmnist_core.results import (
     row_normalised,
     top_confusions,
 )
-from fmnist_core.ui import (
-    dataset_or_stop,
-    image_grid,
-    model_label,
-    name_versions_in_use,
-    run_through_app,
-    trained_results,
-)
+from fmnist_core.ui.loaders import dataset_or_stop, trained_results
+from fmnist_core.ui.streamlit_patches import run_through_app
+from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
+from fmnist_core.ui.widgets import image_grid
 
 PAGE_SIZE = 30
 SIDE_BY_SIDE = 20

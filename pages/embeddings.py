@@ -11,19 +11,19 @@ from fmnist_core.embed import (
     make_request,
 )
 from fmnist_core.embed import nearest_neighbours as nearest
-from fmnist_core.model_figures import embedding_figure, variance_figure
-from fmnist_core.ui import (
+from fmnist_core.figures.embeddings import embedding_figure, variance_figure
+from fmnist_core.ui.hover_images import hover_images
+from fmnist_core.ui.loaders import (
     cached_embedding,
     compute_embedding_with_progress,
     current_artifacts,
     dataset_or_stop,
     embedding_features,
-    image_grid,
-    name_versions_in_use,
     placed_image,
-    run_through_app,
 )
-from fmnist_core.ui_hover_images import hover_images
+from fmnist_core.ui.streamlit_patches import run_through_app
+from fmnist_core.ui.version_widgets import name_versions_in_use
+from fmnist_core.ui.widgets import image_grid
 
 METHOD_NAMES = {label: method for method, label in METHOD_LABELS.items()}
 

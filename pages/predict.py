@@ -6,12 +6,10 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.ui import (
-    classify_and_show,
-    dataset_or_stop,
-    name_versions_in_use,
-    run_through_app,
-)
+from fmnist_core.ui.loaders import dataset_or_stop
+from fmnist_core.ui.streamlit_patches import run_through_app
+from fmnist_core.ui.version_widgets import name_versions_in_use
+from fmnist_core.ui.widgets import classify_and_show
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 

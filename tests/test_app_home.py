@@ -90,3 +90,57 @@ def test_project_config_turns_off_source_watching_and_streamlit_reads_it():
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
     )
     assert out.stdout.strip() == "none", out.stderr[-500:]
+
+
+def test_streamlit_still_needs_both_patches_and_they_still_apply():
+    """Fails when a Streamlit upgrade makes a patch unneeded or breaks what it relies on
+    (fmnist_core/ui/streamlit_patches.py, verified with VERIFIED_WITH)."""
+    import keras
+    import streamlit
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from fmnist_core.ui import streamlit_patches as patches
+
+    # 1. Streamlit's own cleanup still clears Keras after a run: the patch is still needed
+    assert patches.STREAMLIT_CLEANUP is not None
+    keras.layers.Dense(1)
+    patches.STREAMLIT_CLEANUP()
+    assert keras.layers.Dense(1).name == "dense", "Streamlit no longer clears Keras: drop it"
+    # 2. a pages/ folder beside the main script still switches on the old multipage mode
+    #    until st.navigation runs, through the class attribute run_through_app resets
+    assert "uses_pages_directory" in vars(PagesManager)
+    saved = PagesManager.uses_pages_directory
+    try:
+        PagesManager.uses_pages_directory = None
+        PagesManager(str(Path(APP)))
+        assert PagesManager.uses_pages_directory is True, "pages/ is no longer special: drop it"
+    finally:
+        PagesManager.uses_pages_directory = saved
+    if streamlit.__version__ != patches.VERIFIED_WITH:
+        pytest.fail(
+            f"Streamlit {streamlit.__version__}: check both patches against it, then update "
+            f"VERIFIED_WITH (now {patches.VERIFIED_WITH})"
+        )
+
+
+def test_the_core_imports_without_streamlit():
+    """Only fmnist_core.ui imports streamlit: the core works where it is not installed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['streamlit'] = None  # any import of it fails\n"
+        "import pkgutil, importlib, fmnist_core\n"
+        "names = [m.name for m in pkgutil.iter_modules(fmnist_core.__path__)]\n"
+        "for n in names:\n"
+        "    if n not in ('ui', '__main__'):\n"
+        "        importlib.import_module('fmnist_core.' + n)\n"
+        "print(len(names))\n"
+    )
+    root = Path(APP).parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip()) >= 20

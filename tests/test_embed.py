@@ -166,7 +166,7 @@ def test_cli_embed_csv(real_dataset, tmp_path):
 def test_hover_sprite_png_holds_every_image_and_is_encoded_once(real_dataset):
     from PIL import Image
 
-    from fmnist_core.ui_hover_images import COLUMNS, sprite_png
+    from fmnist_core.ui.hover_images import COLUMNS, sprite_png
 
     images = real_dataset.x_test[:123]
     png = sprite_png(images, "test-sprite")

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist_core import artifacts as fa
 from fmnist_core import jobs
 from fmnist_core.artifacts import ArtifactError, find_artifact, load_artifact
-from fmnist_core.ui import PAGES
+from fmnist_core.ui.navigation import PAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_PAGES = {

@@ -1,4 +1,4 @@
-"""Plotly figure builders: pure functions of arrays, testable without a browser."""
+"""Figures about the dataset itself: the class balance of the two splits."""
 
 from __future__ import annotations
 
@@ -24,28 +24,5 @@ def class_balance_figure(train_counts: Sequence[int], test_counts: Sequence[int]
         yaxis_title="images",
         legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
         title=dict(text="Images per class", x=0, font=dict(size=14)),
-    )
-    return fig
-
-
-def probabilities_figure(probabilities: dict[str, Sequence[float]]) -> go.Figure:
-    """All ten class probabilities, one group per class, one bar per model."""
-    fig = go.Figure(
-        [
-            go.Bar(
-                name=name,
-                x=list(CLASS_NAMES),
-                y=[float(p) for p in probs],
-                hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>",
-            )
-            for name, probs in probabilities.items()
-        ]
-    )
-    fig.update_layout(
-        barmode="group",
-        height=340,
-        margin=dict(l=10, r=10, t=30, b=10),
-        yaxis=dict(title="probability", tickformat=".0%", range=[0, 1]),
-        legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
     )
     return fig

@@ -14,7 +14,7 @@ import io
 import numpy as np
 import streamlit as st
 
-from fmnist_core.model_figures import HOVER_IMAGES_META
+from fmnist_core.figures.embeddings import HOVER_IMAGES_META
 
 COLUMNS = (
     50  # images per sprite row: 1,400 px, under the width above which Streamlit shrinks images

@@ -1,0 +1,15 @@
+"""Everything that imports streamlit lives in this package; the core (fmnist_core.*) never
+imports it and works without streamlit installed.
+
+navigation (the page table), loaders (cached dataset, models, results, embeddings), widgets
+(steps, answers, grids), version_widgets (versions in the app), hover_images (the image under
+the mouse on a chart), streamlit_patches (two changes to Streamlit's internals), warm_up
+(background work after a server's first page). Importing the package applies the patches and
+starts the warm-up, once per server process.
+"""
+
+from fmnist_core.ui.streamlit_patches import keep_keras_state_between_runs
+from fmnist_core.ui.warm_up import start_warm_up
+
+keep_keras_state_between_runs()
+start_warm_up()

@@ -1,0 +1,198 @@
+"""Cached loaders shared by every session: the dataset, the models in use, their stored
+results, embeddings; each stops the page with a clear message when it cannot load."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core.artifacts import Artifact, ArtifactError, available_artifacts, find_artifact
+from fmnist_core.data import HOW_TO_GET, Dataset, load_dataset
+from fmnist_core.embed import (
+    METHOD_LABELS,
+    Embedding,
+    EmbedRequest,
+    cache_key,
+    compute_features,
+    embed,
+    images_for,
+    load_cached_embedding,
+    nearest_neighbours,
+    place_point,
+    source_fingerprint,
+    subset_indices,
+)
+from fmnist_core.errors import DatasetError
+from fmnist_core.models import list_models
+from fmnist_core.predict import (
+    Predictor,
+)
+from fmnist_core.results import ModelResults
+from fmnist_core.versions import (
+    list_versions,
+    state_signature,
+)
+
+
+@st.cache_resource(show_spinner=False)
+def _dataset(data_dir: str | None) -> Dataset:
+    # cache_resource, not cache_data: the arrays are shared, never copied per rerun.
+    # Keyed on FMNIST_DATA_DIR so pointing the server elsewhere loads the new data.
+    return load_dataset(data_dir)
+
+
+def dataset_or_stop() -> Dataset:
+    """The dataset, or a clear message with how to get it and the page stops there."""
+    try:
+        with st.spinner("Loading Fashion-MNIST (the first time it may download about 30 MB)..."):
+            return _dataset(os.environ.get("FMNIST_DATA_DIR") or None)
+    except DatasetError as e:
+        st.error("**The Fashion-MNIST dataset is not available.**")
+        st.markdown(str(e).replace(HOW_TO_GET, "").strip())
+        st.info(HOW_TO_GET)
+        st.stop()
+        raise  # st.stop() raises; this line only satisfies type checkers
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _predictor(signature: tuple) -> Predictor:
+    artifacts, _ = available_artifacts()
+    return Predictor(artifacts)
+
+
+def current_artifacts() -> tuple[list[Artifact], dict[str, str]]:
+    """available_artifacts(), read again only when a version may have changed (a few stat
+    calls per rerun instead of reading eleven manifests: measured, a fifth of a Predict
+    rerun's CPU under the 30-session load test)."""
+    return _artifacts_for(state_signature(list_models()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _artifacts_for(signature: tuple) -> tuple[list[Artifact], dict[str, str]]:
+    return available_artifacts()
+
+
+def artifacts_or_stop() -> list:
+    """The trained or shipped models; a warning per damaged one; the page stops if none."""
+    artifacts, problems = current_artifacts()
+    for name, problem in problems.items():
+        st.warning(f"**{name}** is damaged and was skipped: {problem}")
+    if not artifacts:
+        st.error("No trained model is available. Train one: `python -m fmnist_core train cnn1`.")
+        st.stop()
+    return artifacts
+
+
+# Number formats shared by every table of models (Models page, leaderboard).
+
+
+def predictor_or_stop() -> Predictor:
+    """Every available model, loaded once per server; reloaded when a model is (re)trained."""
+    artifacts = artifacts_or_stop()
+    signature = tuple((a.name, str(a.path), a.manifest.get("created_utc")) for a in artifacts)
+    with st.spinner("Loading the models (once per server)..."):
+        predictor = _predictor(signature)
+    for name, problem in predictor.problems.items():  # left out: say so, never silently
+        st.warning(f"**{name}** could not be loaded and is left out: {problem}")
+    return predictor
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _results(ref: str, path: str, created: str | None) -> ModelResults:
+    art = find_artifact(ref)
+    return ModelResults.from_artifact(art, dataset_or_stop().y_test)
+
+
+def trained_results(with_versions: bool = False) -> dict[str, ModelResults]:
+    """Stored test-set results of every model's active version, keyed by name, loaded once
+    per version; `with_versions`: every other version too, keyed 'name@version'."""
+    artifacts = artifacts_or_stop()
+    out = {}
+    for art in artifacts:
+        try:
+            out[art.name] = _results(art.ref, str(art.path), art.manifest.get("created_utc"))
+        except (ArtifactError, ValueError) as e:
+            st.warning(f"**{art.name}**: {e}")
+    if with_versions:
+        for ref, art in other_versions().items():
+            try:
+                out[ref] = _results(ref, str(art.path), art.manifest.get("created_utc"))
+            except (ArtifactError, ValueError):
+                continue  # the Models page reports damaged versions
+    return out
+
+
+def other_versions() -> dict[str, Artifact]:
+    """Every readable version that is not its model's active one, by 'name@version'."""
+    out = {}
+    for name in list_models():
+        for v in list_versions(name):
+            if not v.active and v.artifact is not None:
+                out[v.ref] = v.artifact
+    return out
+
+
+class _NotOnDisk(Exception):
+    """Raised, not returned, so that Streamlit does not cache the miss."""
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _loaded_embedding(key: str, request: EmbedRequest) -> Embedding:
+    found = load_cached_embedding(request, key)
+    if found is None:
+        raise _NotOnDisk
+    return found
+
+
+def cached_embedding(request: EmbedRequest) -> Embedding | None:
+    """The embedding if it is on disk (user cache or shipped), held in memory once loaded."""
+    try:
+        return _loaded_embedding(cache_key(request), request)
+    except _NotOnDisk:
+        return None
+
+
+def compute_embedding_with_progress(request: EmbedRequest) -> Embedding:
+    label = METHOD_LABELS[request.method]
+    bar = st.progress(0.0, text=f"{label}: starting")
+
+    def report(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=f"{label}: {message}")
+
+    emb = embed(request, progress=report, dataset=dataset_or_stop())
+    bar.empty()
+    return emb
+
+
+def embedding_features(request: EmbedRequest) -> np.ndarray:
+    """The features behind an embedding, for neighbour search and placing new points; cached
+    per model version (the fingerprint changes when the model is retrained)."""
+    return _embedding_features(
+        request.source, source_fingerprint(request.source), request.n, request.seed
+    )
+
+
+def placed_image(
+    request: EmbedRequest, emb: Embedding, image: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where an image (the Predict page's) lands on this embedding, and its 8 nearest test
+    images: computed once per image, view and model version, not on every rerun."""
+    digest = hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).hexdigest()
+    return _placed(request, source_fingerprint(request.source), digest, emb, image)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _placed(request, fingerprint: str, digest: str, _emb: Embedding, _image: np.ndarray):
+    features = embedding_features(request)
+    own = compute_features(request.source, _image[None])[0][0]
+    return place_point(_emb, features, own), nearest_neighbours(features, own, 8)
+
+
+@st.cache_resource(show_spinner="Computing features for the neighbour search...", max_entries=4)
+def _embedding_features(source: str, fingerprint: str, n: int, seed: int) -> np.ndarray:
+    ds = dataset_or_stop()
+    images, _ = images_for(subset_indices(ds.y_test, n, seed), ds, n)
+    return compute_features(source, images)[0]

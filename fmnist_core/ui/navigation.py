@@ -1,0 +1,69 @@
+"""The app's table of contents: app.py builds the navigation from PAGES, the home page
+describes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str
+    title: str
+    icon: str
+    summary: str
+    default: bool = False
+
+
+PAGES = [
+    PageInfo(
+        "pages/home.py",
+        "Home",
+        ":material/home:",
+        "What the app is, and the dataset at a glance: examples of every class, the class "
+        "balance, and where the data came from.",
+        default=True,
+    ),
+    PageInfo(
+        "pages/models.py",
+        "Models",
+        ":material/model_training:",
+        "Every tutorial's CNN: its recipe, whether it is trained, its test accuracy beside the "
+        "accuracy the tutorial reported.",
+    ),
+    PageInfo(
+        "pages/compare.py",
+        "Compare models",
+        ":material/leaderboard:",
+        "A leaderboard against the tutorials' figures, learning curves, k-fold spread, "
+        "per-class accuracy, and accuracy against model size.",
+    ),
+    PageInfo(
+        "pages/confusion.py",
+        "Confusion matrix",
+        ":material/grid_on:",
+        "Where a model goes wrong: click any cell to see the test images behind it; compare "
+        "two models image by image.",
+    ),
+    PageInfo(
+        "pages/embeddings.py",
+        "Embeddings",
+        ":material/scatter_plot:",
+        "The test images as a map (PCA, t-SNE, UMAP or a custom axis, 2D or 3D) from raw pixels "
+        "or what a model learned; select points to see their images.",
+    ),
+    PageInfo(
+        "pages/train.py",
+        "Train",
+        ":material/exercise:",
+        "Train any tutorial's model from the browser and watch it learn, live; the result "
+        "appears on every page.",
+    ),
+    PageInfo(
+        "pages/predict.py",
+        "Predict",
+        ":material/draw:",
+        "Draw, upload or pick an image; see how it becomes the 28x28 input and what every "
+        "model answers.",
+    ),
+]

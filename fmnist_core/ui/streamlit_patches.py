@@ -1,0 +1,50 @@
+"""Two changes to Streamlit's private internals, in one place; each is checked by a test
+(tests/test_app_home.py) that fails when a Streamlit upgrade breaks it or makes it unneeded.
+
+Verified with Streamlit 1.67.0 (VERIFIED_WITH)."""
+
+from __future__ import annotations
+
+import sys
+
+import streamlit as st
+
+VERIFIED_WITH = "1.67.0"  # the Streamlit version both changes were checked against
+STREAMLIT_CLEANUP = None  # Streamlit's own after-run cleanup, before keep_keras_state_...
+
+
+def keep_keras_state_between_runs() -> None:
+    """Stop Streamlit from calling keras.backend.clear_session() after every script run.
+
+    Streamlit does that whenever keras is imported, to free models that scripts rebuild on
+    each run. Ours are loaded once per server (cache_resource) and shared by all sessions, so
+    it frees nothing; it cost about 0.3 s of every run of every page and dropped TensorFlow's
+    kernel cache, which made the next prediction slow, and it resets global Keras state while
+    other sessions' threads may be predicting. Matplotlib's cleanup, the other half, stays.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    global STREAMLIT_CLEANUP
+    if STREAMLIT_CLEANUP is None:  # kept, so a test can check Streamlit still needs the change
+        STREAMLIT_CLEANUP = script_runner._clean_problem_modules
+
+    def clean_problem_modules_except_keras() -> None:
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            plt.close("all")
+
+    script_runner._clean_problem_modules = clean_problem_modules_except_keras
+
+
+def run_through_app() -> None:
+    """Make a direct link to a page (/predict) go through app.py's navigation.
+
+    Streamlit treats a `pages/` folder as an old-style multipage app until st.navigation has
+    run once in the server process, so the very first visitor arriving on /predict would get
+    the bare page script without the app's navigation and layout. Switch and rerun instead.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -1,0 +1,190 @@
+"""Shared widgets: a picture's preprocessing steps, every model's answer, image grids, the
+model tables' number formats."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.figures.answers import probabilities_figure
+from fmnist_core.gallery import thumbnail, tile
+from fmnist_core.predict import (
+    Answer,
+    consensus,
+    headline,
+    models_disagree,
+)
+from fmnist_core.preprocess import Preprocessed, PreprocessError, preprocess
+from fmnist_core.ui.loaders import dataset_or_stop, predictor_or_stop
+
+MODEL_TABLE_COLUMNS = {
+    "Test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
+    "Tutorial reported": st.column_config.NumberColumn(format="%.2f%%"),
+    "Difference (points)": st.column_config.NumberColumn(format="%+.2f"),
+    "Test loss": st.column_config.NumberColumn(format="%.4f"),
+    "Parameters": st.column_config.NumberColumn(format="localized"),
+    "Training (s)": st.column_config.NumberColumn(format="%.0f"),
+}
+
+
+def show_steps(prep: Preprocessed) -> None:
+    """The preprocessing path as a row of small images."""
+    cols = st.columns(len(prep.steps))
+    # six or more steps (a drawing that was filled) share the row instead of overflowing it
+    width = "stretch" if len(prep.steps) >= 6 else 112
+    for col, step in zip(cols, prep.steps):
+        caption = step.name + (f" ({step.note})" if step.note else "")
+        col.image(thumbnail(step.image), caption=caption, output_format="PNG", width=width)
+
+
+def show_answers(
+    answers: dict[str, Answer], true_label: int | None = None, user_picture: bool = False
+) -> None:
+    """The headline answer (the robust model's) with how many others agree, a top-3 table per
+    model, and the all-class bar chart. `user_picture`: drawn or uploaded, not a test image."""
+    truth = f" The true class is **{CLASS_NAMES[true_label]}**." if true_label is not None else ""
+    head = headline(answers)
+    if head.model is not None:
+        text = (
+            f"**The {head.model} model says {head.class_name}**; {head.agree} of "
+            f"{head.others} tutorial models agree.{truth}"
+        )
+        if answers[head.model].readings == 2:
+            text += (
+                " It learned outlines as well as solid items, so it read your drawing both "
+                "filled and as drawn, and gives the mean."
+            )
+        (st.success if head.agree * 2 > head.others else st.warning)(text)
+        if user_picture:
+            why_tutorial_models_fail(expanded=head.agree * 2 <= head.others)
+    else:
+        winner, votes = consensus(answers)
+        if models_disagree(answers):
+            st.warning(
+                f"**The models disagree**: {votes} of {len(answers)} say **{winner}**.{truth}"
+            )
+        else:
+            st.success(f"All {len(answers)} models say **{winner}**.{truth}")
+    rows = []
+    # the headline model first, then the tutorials' in registry order
+    ordered = sorted(answers.values(), key=lambda a: a.name != head.model)
+    for a in ordered:
+        top = a.top(3)
+        row = {"Model": a.name}
+        if true_label is not None:
+            row["Right?"] = "yes" if a.label == true_label else "no"
+        for k, (cls, p) in enumerate(top, 1):
+            row[f"#{k}"] = f"{cls} {p:.1%}"
+        row["Time (ms)"] = round(a.seconds * 1000, 1)
+        rows.append(row)
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.plotly_chart(
+        probabilities_figure({n: a.probabilities for n, a in answers.items()}), width="stretch"
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def _styled_training_strip() -> bytes:
+    """Eight training images, each followed by three styled copies, as one PNG (made once per
+    server: encoding it on every answer cost the 20-session load test)."""
+    import io
+
+    from PIL import Image
+
+    from fmnist_core.augment import styled_examples
+
+    ds = dataset_or_stop()
+    picks = np.array([int(np.flatnonzero(ds.y_train == c)[0]) for c in (0, 1, 3, 5, 7, 8, 9, 2)])
+    originals = ds.x_train[picks]
+    copies = 3
+    styled = styled_examples(originals, seed=3, copies=copies)
+    strip = [
+        image
+        for i, original in enumerate(originals)
+        for image in (original, *styled[i * copies : (i + 1) * copies])
+    ]
+    buf = io.BytesIO()
+    Image.fromarray(tile(np.stack(strip), cols=2 * (copies + 1), scale=3)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def why_tutorial_models_fail(expanded: bool = False) -> None:
+    """The lesson in plain words, with training images as the robust model saw them."""
+    with st.expander("Why do the tutorial models get drawings wrong?", expanded=expanded):
+        st.markdown(
+            "The tutorial models only ever saw **product photos**: a solid, shaded item in side "
+            "profile. A drawing made of lines, a flat icon or a shoe seen from the front is "
+            "something they never met, so they guess; a closed outline often looks to them "
+            "like a bag. The **robust** model learned from the same training photos, and from "
+            "each of them drawn as an outline, filled in as a silhouette, flat-shaded, turned, "
+            "mirrored, thicker or thinner, like these:"
+        )
+        st.image(
+            _styled_training_strip(),
+            caption="Each product photo (first of four) and three ways the robust model saw it",
+        )
+
+
+def classify_and_show(
+    source,
+    title: str,
+    invert: bool | None,
+    true_label: int | None = None,
+    fill: bool | None = None,
+    user_picture: bool = True,
+) -> None:
+    """Preprocess one image, show its steps and every model's answer; bad input is one sentence."""
+    st.subheader(title)
+    predictor = predictor_or_stop()
+    # The same picture with the same settings and models is answered once per session: every
+    # rerun (another widget, a return to the Draw tab) shows the kept answer again.
+    key = (_digest(source), invert, fill, id(predictor))
+    kept = st.session_state.setdefault("_answers", {})
+    if key in kept:
+        prep, answers = kept[key]
+    else:
+        try:
+            prep = preprocess(source, invert=invert, fill=fill)
+        except PreprocessError as e:
+            st.error(f"{title}: {e}")
+            return
+        answers = predictor(prep.image, prep.as_drawn)
+        # kept with its steps as the thumbnails shown, not a photo's full-size copies
+        prep = replace(prep, steps=[replace(st_, image=thumbnail(st_.image)) for st_ in prep.steps])
+        while len(kept) >= KEPT_ANSWERS:
+            kept.pop(next(iter(kept)))
+        kept[key] = (prep, answers)
+    show_steps(prep)
+    st.session_state["last_prediction_image"] = prep.image  # other pages can place it
+    show_answers(answers, true_label, user_picture=user_picture)
+
+
+KEPT_ANSWERS = 12  # per session: a handful of uploads and drawings, under a megabyte
+
+
+def _digest(source) -> str:
+    """A short hash of an image source (bytes, an array, a path)."""
+    if isinstance(source, np.ndarray):
+        data = np.ascontiguousarray(source).tobytes() + str(source.shape).encode()
+    elif isinstance(source, bytes | bytearray):
+        data = bytes(source)
+    else:
+        data = repr(source).encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def image_grid(indices, images, captions, empty: str = "No images.") -> None:
+    """Test images as one grid of thumbnails with captions.
+
+    The 28x28 originals are sent as they are and enlarged by the browser with square pixels
+    (app.py sets image-rendering: pixelated):
+    a ninth of the bytes of pre-enlarged images, which keeps pages with many images quick.
+    """
+    if len(indices) == 0:
+        st.caption(empty)
+        return
+    st.image([images[i] for i in indices], caption=list(captions), output_format="PNG", width=84)
