@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fmnist_core import train as engine
+from fmnist_core import engine
 from fmnist_core.artifacts import shipped_models_dir
 from fmnist_core.data import load_dataset
 from fmnist_core.models import create_model, get_spec

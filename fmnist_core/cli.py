@@ -155,7 +155,7 @@ def _progress_bar():
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from fmnist_core.training_run import TrainOptions, run_training
+    from fmnist_core.train import TrainOptions, run_training
 
     opts = TrainOptions(
         epochs=args.epochs, augment_epochs=args.augment_epochs, batch_size=args.batch_size,

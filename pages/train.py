@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fmnist_core import jobs
+from fmnist_core import train_jobs
 from fmnist_core.errors import FmnistError
 from fmnist_core.figures.comparison import learning_curves_figure
 from fmnist_core.models import get_spec, glossary_for, list_models, recipe_in_words
@@ -25,7 +25,7 @@ def settings_form(lock) -> None:
     model = st.selectbox(
         "Model", names, key="train_model", format_func=lambda n: f"{n}: {get_spec(n).description}"
     )
-    defaults = jobs.default_options(model)
+    defaults = train_jobs.default_options(model)
     spec = get_spec(model)
     recipe = spec.recipe
     whose = (
@@ -65,7 +65,7 @@ def settings_form(lock) -> None:
                    "batch_size": int(batch), "limit": None if limit >= 60000 else int(limit),
                    "kfold": int(kfold), "seed": int(seed)}  # fmt: skip
         try:
-            jobs.start_job(model, options, owner.strip(), session=session_token())
+            train_jobs.start_job(model, options, owner.strip(), session=session_token())
             st.session_state["train_mine"] = True
         except FmnistError as e:
             st.error(str(e))
@@ -76,15 +76,15 @@ def settings_form(lock) -> None:
 @st.fragment(run_every=1.0)
 def live_progress() -> None:
     """Re-drawn every second from the job's status file: any user, any reload sees the same."""
-    lock = jobs.read_lock()
-    status = jobs.read_status()
+    lock = train_jobs.read_lock()
+    status = train_jobs.read_status()
     if status is None:
         st.info("No training has run yet on this machine.")
         return
     state = status.get("state")
     model = status.get("model")
     who = status.get("owner") or "someone"
-    if state in jobs.ACTIVE and lock is not None:
+    if state in train_jobs.ACTIVE and lock is not None:
         fraction = float(status.get("fraction") or 0.0)
         mine = lock.get("session") == session_token()
         where = status.get("device", "the CPU")
@@ -93,7 +93,7 @@ def live_progress() -> None:
             if mine
             else f"**{who}** is training **{model}** on {where}"
         )
-        st.progress(min(fraction, 1.0), text=f"{fraction:.0%}: {jobs.progress_text(status)}")
+        st.progress(min(fraction, 1.0), text=f"{fraction:.0%}: {train_jobs.progress_text(status)}")
         logs = status.get("logs") or {}
         if logs:
             cols = st.columns(4)
@@ -104,7 +104,7 @@ def live_progress() -> None:
                 cols[2].metric("validation loss", f"{last['val_loss']:.4f}")
                 cols[3].metric("validation accuracy", f"{last['val_accuracy']:.2%}")
         if st.button("Cancel training", key="train_cancel"):
-            jobs.cancel_job()
+            train_jobs.cancel_job()
             st.toast("Cancelling: training stops within a few seconds and saves nothing.")
     elif state == "finished":
         finished(status, model, who)
@@ -119,7 +119,7 @@ def live_progress() -> None:
             learning_curves_figure({model: history}, "accuracy"), key="train_curve_acc"
         )
         right.plotly_chart(learning_curves_figure({model: history}, "loss"), key="train_curve_loss")
-    if (state not in jobs.ACTIVE) and st.session_state.pop("train_mine", False):
+    if (state not in train_jobs.ACTIVE) and st.session_state.pop("train_mine", False):
         # the form outside this fragment was drawn disabled while the job ran: redraw it
         st.rerun(scope="app")
 
@@ -150,9 +150,9 @@ def finished(status: dict, model: str, who: str) -> None:
     use_version_button(model, version, key="train_use_version")
 
 
-jobs.recover_stale_lock()  # once per page load, not in the fragment that polls every second
-lock = jobs.read_lock()
+train_jobs.recover_stale_lock()  # once per page load, not in the fragment that polls every second
+lock = train_jobs.read_lock()
 if lock is not None:
-    st.info(jobs.busy_message(lock, jobs.read_status(), session_token()))
+    st.info(train_jobs.busy_message(lock, train_jobs.read_status(), session_token()))
 settings_form(lock)
 live_progress()

@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import artifacts as fa
-from fmnist_core import jobs
+from fmnist_core import train_jobs
 from fmnist_core.artifacts import ArtifactError, find_artifact, load_artifact
 from fmnist_core.ui.navigation import PAGES
 
@@ -87,21 +87,21 @@ def test_kill_during_training_keeps_the_previous_model(user_copy, real_dataset):
     from fmnist_core.data import load_dataset
 
     load_dataset()
-    jobs.start_job(
-        "strided3", {**jobs.default_options("strided3"), "epochs": 30, "limit": 10000}, "k"
+    train_jobs.start_job(
+        "strided3", {**train_jobs.default_options("strided3"), "epochs": 30, "limit": 10000}, "k"
     )
     deadline = time.time() + 120
-    while (jobs.read_status() or {}).get("batch") is None and time.time() < deadline:
+    while (train_jobs.read_status() or {}).get("batch") is None and time.time() < deadline:
         time.sleep(0.3)
-    os.kill(jobs.read_status()["pid"], signal.SIGKILL)
-    assert jobs.wait_for_job(60)["state"] == "failed"
+    os.kill(train_jobs.read_status()["pid"], signal.SIGKILL)
+    assert train_jobs.wait_for_job(60)["state"] == "failed"
     art = find_artifact("strided3")
     assert art.manifest["created_utc"] == before["created_utc"]
     probs = art.load_model().predict(
         real_dataset.x_test[:10].reshape(-1, 28, 28, 1).astype(np.float32), verbose=0
     )
     assert probs.shape == (10, 10)
-    jobs.start_job(
-        "strided3", {**jobs.default_options("strided3"), "epochs": 1, "limit": 1000}, "next"
+    train_jobs.start_job(
+        "strided3", {**train_jobs.default_options("strided3"), "epochs": 1, "limit": 1000}, "next"
     )
-    assert jobs.wait_for_job(180)["state"] == "finished"  # and the next run recovers
+    assert train_jobs.wait_for_job(180)["state"] == "finished"  # and the next run recovers

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import train as engine
+from fmnist_core import engine
 from fmnist_core.augment import STYLE_SHARES, PictureStyles, fill_holes, styled_examples
 from fmnist_core.models import get_spec
-from fmnist_core.training_run import TrainOptions, run_training
+from fmnist_core.train import TrainOptions, run_training
 
 ROOT = Path(__file__).resolve().parent.parent
 

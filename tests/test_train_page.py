@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import jobs
+from fmnist_core import train_jobs
 from fmnist_core.catalog import model_catalog
 from fmnist_core.versions import user_version_ids
 
@@ -27,14 +27,14 @@ def job_cache(real_dataset, isolated_cache):
 
     load_dataset()
     yield isolated_cache
-    lock = jobs.read_lock()
+    lock = train_jobs.read_lock()
     if lock is not None:  # never leave a job running after a test
-        jobs.cancel_job()
-        jobs.wait_for_job(120)
+        train_jobs.cancel_job()
+        train_jobs.wait_for_job(120)
 
 
 def quick(**kw):
-    return {**jobs.default_options("baseline"), "epochs": 1, "limit": 1000, **kw}
+    return {**train_jobs.default_options("baseline"), "epochs": 1, "limit": 1000, **kw}
 
 
 def test_train_page_runs_a_job_to_the_end_and_the_model_appears(job_cache):
@@ -47,7 +47,7 @@ def test_train_page_runs_a_job_to_the_end_and_the_model_appears(job_cache):
     at.button[0].click().run()
     assert not at.exception
     assert "Your training of twoconv is running" in at.info[0].value  # told it is theirs
-    status = jobs.wait_for_job(180)
+    status = train_jobs.wait_for_job(180)
     assert status["state"] == "finished", status
     assert status["history"] and status["device"] == "CPU"
     at.run()
@@ -61,61 +61,61 @@ def test_train_page_runs_a_job_to_the_end_and_the_model_appears(job_cache):
 
 
 def test_a_second_job_is_refused_with_who_and_how_far(job_cache):
-    jobs.start_job("baseline", quick(epochs=3), owner="first user")
-    with pytest.raises(jobs.JobBusy, match="first user is training baseline"):
-        jobs.start_job("cnn1", quick(), owner="second user")
+    train_jobs.start_job("baseline", quick(epochs=3), owner="first user")
+    with pytest.raises(train_jobs.JobBusy, match="first user is training baseline"):
+        train_jobs.start_job("cnn1", quick(), owner="second user")
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert "first user is training baseline" in at.info[0].value
     assert at.button[0].disabled  # the start button, while someone else trains
-    assert jobs.wait_for_job(180)["state"] == "finished"
+    assert train_jobs.wait_for_job(180)["state"] == "finished"
 
 
 def test_cancel_stops_the_job_and_saves_nothing(job_cache):
-    jobs.start_job("baseline", quick(epochs=50, limit=10000), owner="canceller")
+    train_jobs.start_job("baseline", quick(epochs=50, limit=10000), owner="canceller")
     import time
 
     deadline = time.time() + 120
-    while (jobs.read_status() or {}).get("batch") is None and time.time() < deadline:
+    while (train_jobs.read_status() or {}).get("batch") is None and time.time() < deadline:
         time.sleep(0.3)  # wait until it is really training
-    jobs.cancel_job()
-    status = jobs.wait_for_job(60)
+    train_jobs.cancel_job()
+    status = train_jobs.wait_for_job(60)
     assert status["state"] == "cancelled"
     assert status["epoch"] < 50
     assert user_version_ids("baseline") == []
-    assert jobs.read_lock() is None
+    assert train_jobs.read_lock() is None
 
 
 def test_a_stale_lock_from_a_dead_process_is_recovered(job_cache):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (job_cache / jobs.LOCK_FILE).write_text(
+    (job_cache / train_jobs.LOCK_FILE).write_text(
         json.dumps({"pid": dead.pid, "owner": "ghost", "model": "cnn4"})
     )
-    (job_cache / jobs.STATUS_FILE).write_text(
+    (job_cache / train_jobs.STATUS_FILE).write_text(
         json.dumps({"pid": dead.pid, "state": "running", "model": "cnn4"})
     )
-    assert jobs.read_lock() is None  # a dead owner's lock does not count...
-    assert jobs.read_status()["state"] == "failed"  # ...its job reads as failed...
-    assert (job_cache / jobs.LOCK_FILE).exists()  # ...and reading changed nothing on disk
-    jobs.recover_stale_lock()
-    assert not (job_cache / jobs.LOCK_FILE).exists()
-    assert json.loads((job_cache / jobs.STATUS_FILE).read_text())["state"] == "failed"
-    jobs.start_job("baseline", quick(), owner="next")  # and a new job can start
-    assert jobs.wait_for_job(180)["state"] == "finished"
+    assert train_jobs.read_lock() is None  # a dead owner's lock does not count...
+    assert train_jobs.read_status()["state"] == "failed"  # ...its job reads as failed...
+    assert (job_cache / train_jobs.LOCK_FILE).exists()  # ...and reading changed nothing on disk
+    train_jobs.recover_stale_lock()
+    assert not (job_cache / train_jobs.LOCK_FILE).exists()
+    assert json.loads((job_cache / train_jobs.STATUS_FILE).read_text())["state"] == "failed"
+    train_jobs.start_job("baseline", quick(), owner="next")  # and a new job can start
+    assert train_jobs.wait_for_job(180)["state"] == "finished"
 
 
 def test_a_crashed_job_releases_its_lock(job_cache):
-    jobs.start_job("baseline", quick(epochs=50, limit=10000), owner="crash")
+    train_jobs.start_job("baseline", quick(epochs=50, limit=10000), owner="crash")
     import signal
     import time
 
     deadline = time.time() + 120
-    while (jobs.read_status() or {}).get("state") != "running" and time.time() < deadline:
+    while (train_jobs.read_status() or {}).get("state") != "running" and time.time() < deadline:
         time.sleep(0.3)
-    os.kill(jobs.read_status()["pid"], signal.SIGKILL)
-    status = jobs.wait_for_job(60)
+    os.kill(train_jobs.read_status()["pid"], signal.SIGKILL)
+    status = train_jobs.wait_for_job(60)
     assert status["state"] == "failed" and "stopped unexpectedly" in status["error"]
-    assert jobs.read_lock() is None
+    assert train_jobs.read_lock() is None
     assert user_version_ids("baseline") == []
 
 
@@ -136,7 +136,7 @@ def test_train_in_a_real_browser(streamlit_url, page):
     done.first.wait_for(timeout=120_000)
     expect(done).to_have_count(1, timeout=15_000)
     assert page.locator("[data-testid='stException']").count() == 0
-    status = jobs.wait_for_job(10)
+    status = train_jobs.wait_for_job(10)
     assert status["state"] == "finished"
     import shutil
 

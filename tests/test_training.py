@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_core import train as engine
+from fmnist_core import engine
 from fmnist_core.data import stratified_subset
 from fmnist_core.models import ModelSpec, get_spec, list_models
-from fmnist_core.training_run import TrainOptions, run_training
+from fmnist_core.train import TrainOptions, run_training
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,8 +81,8 @@ def test_saved_model_reloads_with_plain_keras_in_safe_mode(one_epoch_artifact, r
 def test_training_is_repeatable_with_a_seed(real_dataset, tmp_path):
     r = replace(get_spec("twoconv").recipe, epochs=1, batch_size=128)
     x, y = real_dataset.x_train[:512], real_dataset.y_train[:512]
-    a = engine.fit("twoconv", x, y, None, None, r, seed=7)
-    b = engine.fit("twoconv", x, y, None, None, r, seed=7)
+    a = engine.fit(get_spec("twoconv"), x, y, None, None, r, seed=7)
+    b = engine.fit(get_spec("twoconv"), x, y, None, None, r, seed=7)
     assert a.history[0]["loss"] == pytest.approx(b.history[0]["loss"], rel=1e-4)
 
 
@@ -112,7 +112,7 @@ def test_kfold_makes_k_fresh_models_on_disjoint_folds(real_dataset, monkeypatch)
 
     monkeypatch.setattr(ModelSpec, "build", counting_build)
     recipe = replace(get_spec("baseline").recipe, epochs=1)
-    result = engine.cross_validate("baseline", x, y, recipe, 3, seed=0)
+    result = engine.cross_validate(get_spec("baseline"), x, y, recipe, 3, seed=0)
     assert result["k"] == 3 and len(result["folds"]) == 3
     assert len({id(m) for m in built}) == 3  # a fresh model per fold
     assert [f["n_val"] for f in result["folds"]] == [len(va) for _, va in folds]
@@ -157,7 +157,7 @@ def test_early_stopping_restores_the_best_epoch(real_dataset):
     # a large learning rate on few images overfits within a few epochs
     recipe = replace(get_spec("baseline").recipe, optimizer="adam", learning_rate=0.005,
                      epochs=8, early_stopping=2)  # fmt: skip
-    result = engine.fit("baseline", x, y, xv, yv, recipe, seed=0)
+    result = engine.fit(get_spec("baseline"), x, y, xv, yv, recipe, seed=0)
     best = min(result.history, key=lambda h: h["val_loss"])
     assert result.best_epoch == best["epoch"]
     probs = np.asarray(
@@ -215,7 +215,7 @@ def test_mirrored_strategy_on_two_logical_cpus(real_dataset, tmp_path):
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from fmnist_core.training_run import TrainOptions, run_training
+        from fmnist_core.train import TrainOptions, run_training
         art = run_training("cnn1", TrainOptions(epochs=1, augment_epochs=0, limit=1000,
                            distribute="mirrored"), root=sys.argv[1])
         m = art.manifest
@@ -296,7 +296,7 @@ def test_a_model_trained_under_jax_loads_and_predicts_the_same_under_tensorflow(
 
 
 def test_train_options_validate_and_refuse_unknown_settings():
-    from fmnist_core.training_run import TrainOptions, TrainOptionsError
+    from fmnist_core.train import TrainOptions, TrainOptionsError
 
     assert TrainOptions.from_dict({"epochs": 2, "limit": 1000}).epochs == 2
     with pytest.raises(TrainOptionsError, match="unknown training settings: epoch"):
@@ -312,8 +312,8 @@ def test_train_options_validate_and_refuse_unknown_settings():
 
 
 def test_a_job_with_an_unknown_setting_is_refused_before_it_starts(isolated_cache):
-    from fmnist_core import jobs
-    from fmnist_core.training_run import TrainOptionsError
+    from fmnist_core import train_jobs as jobs
+    from fmnist_core.train import TrainOptionsError
 
     with pytest.raises(TrainOptionsError, match="unknown training settings: epoch"):
         jobs.start_job("baseline", {"epoch": 3})
@@ -321,7 +321,7 @@ def test_a_job_with_an_unknown_setting_is_refused_before_it_starts(isolated_cach
 
 
 def test_manifests_record_the_loss_actually_used():
-    from fmnist_core.train import TRAINING_LOSS
+    from fmnist_core.engine import TRAINING_LOSS
 
     for name in list_models():
         path = ROOT / "assets" / "models" / name / "manifest.json"
@@ -330,3 +330,19 @@ def test_manifests_record_the_loss_actually_used():
             assert m["training_loss"] == TRAINING_LOSS, name
             assert "loss" not in m["recipe"], name  # the tutorial's is tutorial_loss
     assert get_spec("cnn1").recipe.tutorial_loss == "categorical_crossentropy"
+
+
+def test_a_run_reports_its_progress_as_one_fraction_across_folds():
+    from fmnist_core.train import _with_fraction
+
+    seen = []
+    report = _with_fraction(seen.append, folds=2)
+    for fold in (1, 2, None):  # two fold fits, then the final fit
+        for epoch in (1, 2):
+            for batch in (1, 2):
+                event = {"event": "batch", "epoch": epoch, "epochs": 2, "batch": batch,
+                         "batches": 2, "phase": "plain", "logs": {}}  # fmt: skip
+                report({**event, **({"fold": fold, "folds": 2} if fold else {})})
+    fractions = [e["fraction"] for e in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert fractions[3] == pytest.approx(1 / 3)  # the end of the first of three equal parts

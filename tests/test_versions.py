@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core import jobs, versions
+from fmnist_core import train_jobs, versions
 from fmnist_core.artifacts import ArtifactError, find_artifact, shipped_models_dir
 from fmnist_core.catalog import model_catalog
-from fmnist_core.training_run import TrainOptions, run_training
+from fmnist_core.train import TrainOptions, run_training
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = TrainOptions(epochs=1, limit=1000)
@@ -201,9 +201,9 @@ def job_cache(real_dataset, isolated_cache):
 
     load_dataset()
     yield isolated_cache
-    if jobs.read_lock() is not None:
-        jobs.cancel_job()
-        jobs.wait_for_job(120)
+    if train_jobs.read_lock() is not None:
+        train_jobs.cancel_job()
+        train_jobs.wait_for_job(120)
 
 
 @pytest.mark.slow
@@ -219,11 +219,11 @@ def test_train_page_says_starting_and_shows_the_owner_their_own_run(job_cache):
     assert "try again" not in at.info[0].value
     # before the first batch the bar says what is happening, never "epoch None of None"
     starting = "starting: loading the data and building the model"
-    assert jobs.progress_text({"state": "running", "pid": 1, "history": []}) == starting
+    assert train_jobs.progress_text({"state": "running", "pid": 1, "history": []}) == starting
     # someone else sees who trains and is asked to wait
     other = AppTest.from_file(page, default_timeout=120).run()
     assert "is training twoconv" in other.info[0].value and "try again" in other.info[0].value
-    status = jobs.wait_for_job(180)
+    status = train_jobs.wait_for_job(180)
     assert status["state"] == "finished", status
     at.run()
     assert f"Saved as version {status['version']}" in at.success[0].value

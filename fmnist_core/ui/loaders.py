@@ -109,6 +109,7 @@ def _results(ref: str, path: str, created: str | None) -> ModelResults:
 def trained_results(with_versions: bool = False) -> dict[str, ModelResults]:
     """Stored test-set results of every model's active version, keyed by name, loaded once
     per version; `with_versions`: every other version too, keyed 'name@version'."""
+    dataset_or_stop()  # the results are scored against it: without it, say how to get it
     artifacts = artifacts_or_stop()
     out = {}
     for art in artifacts:

@@ -1,6 +1,6 @@
 """Background training jobs: one at a time per cache folder, with live progress on disk.
 
-A job is a separate process (`python -m fmnist_core.jobs`) running the same `run_training`
+A job is a separate process (`python -m fmnist_core.train_jobs`) running the same `run_training`
 as the CLI. It holds `<cache>/training.lock` (owner, model, pid) while it runs and writes its
 progress to `<cache>/training-status.json`, so any page, any user and a reloaded browser see
 the same job. Cancelling is a file the job looks for between batches. A lock whose process
@@ -131,7 +131,7 @@ def start_job(model: str, options: dict[str, Any], owner: str = "", session: str
     """Start a training process; raise JobBusy if one is running. Returns the initial status.
     `session`: the app session that started it (told it is their own run, may delete it)."""
     from fmnist_core.models import get_spec
-    from fmnist_core.training_run import TrainOptions
+    from fmnist_core.train import TrainOptions
 
     get_spec(model)  # unknown names and impossible settings fail here, not in the background
     TrainOptions.from_dict(options)
@@ -146,7 +146,7 @@ def start_job(model: str, options: dict[str, Any], owner: str = "", session: str
     try:
         log = open(cache_dir() / "training.log", "wb")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
-            [sys.executable, "-m", "fmnist_core.jobs", json.dumps(job)],
+            [sys.executable, "-m", "fmnist_core.train_jobs", json.dumps(job)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent),
                                                               os.environ.get("PYTHONPATH", "")])},
@@ -218,8 +218,8 @@ def _take_lock(job: dict) -> None:
 
 
 def run_job(job: dict) -> int:
-    from fmnist_core.train import TrainingCancelled, device_description
-    from fmnist_core.training_run import TrainOptions, run_training
+    from fmnist_core.engine import TrainingCancelled, device_description
+    from fmnist_core.train import TrainOptions, run_training
 
     _take_lock(job)
     status = {**job, "pid": os.getpid(), "state": "running", "fraction": 0.0, "history": [],
@@ -234,17 +234,11 @@ def run_job(job: dict) -> int:
         nonlocal last_write
         kind = event.get("event")
         if kind == "batch":
-            epochs, batches = event["epochs"], event["batches"]
-            folds = event.get("folds", 0)
-            done = (event["epoch"] - 1 + event["batch"] / batches) / epochs
-            if folds:  # k folds, then the final fit: k + 1 equal parts
-                done = (event["fold"] - 1 + done) / (folds + 1)
-            elif job["options"].get("kfold"):
-                k = job["options"]["kfold"]
-                done = (k + done) / (k + 1)
-            status.update(epoch=event["epoch"], epochs=epochs, batch=event["batch"], batches=batches,
-                          fold=event.get("fold"), folds=folds, phase=event["phase"],
-                          fraction=done, logs=event["logs"])  # fmt: skip
+            done = event["fraction"]  # of the whole run, k folds included (train.run_training)
+            status.update(epoch=event["epoch"], epochs=event["epochs"], batch=event["batch"],
+                          batches=event["batches"], fold=event.get("fold"),
+                          folds=event.get("folds", 0), phase=event["phase"], fraction=done,
+                          logs=event["logs"])  # fmt: skip
             elapsed = time.time() - run_start
             status["eta_seconds"] = elapsed / done * (1 - done) if done > 0.02 else None
         elif kind == "epoch" and not event.get("fold"):
@@ -295,7 +289,7 @@ def run_job(job: dict) -> int:
 def default_options(model: str) -> dict[str, Any]:
     """Settings that finish in about a minute on a CPU: a subset, few epochs."""
     from fmnist_core.models import get_spec
-    from fmnist_core.training_run import TrainOptions
+    from fmnist_core.train import TrainOptions
 
     recipe = get_spec(model).recipe
     # a recipe that trains only on augmented images (robust) keeps that phase, shortened
