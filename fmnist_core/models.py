@@ -472,7 +472,7 @@ def twoconv():
         learning_rate=0.002,
         batch_size=128,
         epochs=0,
-        augment_epochs=40,
+        augment_epochs=64,
         augmentation="styles",
         schedule="cosine",
     ),
