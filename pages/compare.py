@@ -3,7 +3,6 @@
 import pandas as pd
 import streamlit as st
 
-from fmnist_core.catalog import model_catalog
 from fmnist_core.figures.comparison import (
     accuracy_vs_params_figure,
     kfold_figure,
@@ -11,7 +10,7 @@ from fmnist_core.figures.comparison import (
     per_class_accuracy_figure,
 )
 from fmnist_core.results import per_class_accuracy
-from fmnist_core.ui.loaders import trained_results
+from fmnist_core.ui.loaders import catalog_rows, trained_results
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
 from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS
@@ -26,7 +25,7 @@ st.markdown(
 
 name_versions_in_use()
 results = trained_results(with_versions=True)  # active versions by name, others 'name@id'
-catalog = {r["name"]: r for r in model_catalog() if r["name"] in results}
+catalog = {r["name"]: r for r in catalog_rows() if r["name"] in results}
 
 st.subheader("Leaderboard")
 board = pd.DataFrame(

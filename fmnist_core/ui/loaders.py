@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.artifacts import Artifact, ArtifactError, available_artifacts, find_artifact
+from fmnist_core.catalog import model_catalog
 from fmnist_core.data import HOW_TO_GET, Dataset, load_dataset
 from fmnist_core.embed import (
     METHOD_LABELS,
@@ -127,7 +128,24 @@ def trained_results(with_versions: bool = False) -> dict[str, ModelResults]:
 
 
 def other_versions() -> dict[str, Artifact]:
-    """Every readable version that is not its model's active one, by 'name@version'."""
+    """Every readable version that is not its model's active one, by 'name@version'; read
+    again only when a version may have changed (see current_artifacts)."""
+    return _other_versions_for(state_signature(list_models()))
+
+
+def catalog_rows() -> list[dict]:
+    """model_catalog(), read again only when a version may have changed: for the pages that
+    show it on every rerun (Compare). The Models page reads it fresh, damage included."""
+    return _catalog_for(state_signature(list_models()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _catalog_for(signature: tuple) -> list[dict]:
+    return model_catalog()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _other_versions_for(signature: tuple) -> dict[str, Artifact]:
     out = {}
     for name in list_models():
         for v in list_versions(name):
