@@ -51,3 +51,17 @@ def thumbnail(image: np.ndarray, side: int = 112, background: int = 235) -> np.n
     top, left = (side - h) // 2, (side - w) // 2
     out[top : top + h, left : left + w] = image
     return out
+
+
+def image_digest(source) -> str:
+    """A short hash of an image source (an array, bytes, or anything else by its repr): the
+    key under which pages keep what they computed for a picture."""
+    import hashlib
+
+    if isinstance(source, np.ndarray):
+        data = np.ascontiguousarray(source).tobytes() + str(source.shape).encode()
+    elif isinstance(source, bytes | bytearray):
+        data = bytes(source)
+    else:
+        data = repr(source).encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()

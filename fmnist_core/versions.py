@@ -162,11 +162,6 @@ def active_artifact(name: str) -> Artifact | None:
     return None
 
 
-def active_version_id(name: str) -> str | None:
-    art = active_artifact(name)
-    return None if art is None else art.version
-
-
 def get_version(name: str, version: str) -> Artifact:
     """One version by id; VersionError if there is none with that id."""
     if version == SHIPPED:
@@ -181,27 +176,37 @@ def get_version(name: str, version: str) -> Artifact:
 
 def list_versions(name: str) -> list[Version]:
     """The shipped version (if any) first, then every run oldest first; damaged ones with
-    their problem."""
-    try:
-        active = active_version_id(name)
-    except ArtifactError:
-        active = chosen_version(name)
+    their problem. Each manifest is read once; the one in use follows active_artifact's rule."""
     out = []
     try:
         shipped = _shipped(name)
         if shipped is not None:
-            out.append(Version(name, SHIPPED, "shipped", shipped, active=active == SHIPPED))
+            out.append(Version(name, SHIPPED, "shipped", shipped))
     except ArtifactError as e:
         out.append(Version(name, SHIPPED, "shipped", None, str(e)))
-    for version in user_version_ids(name):
+    for version in user_version_ids(name):  # (moves an old-style folder in first)
         try:
             art = _user_version(name, version)
         except ArtifactError as e:
-            out.append(Version(name, version, "user", None, str(e), active=active == version))
+            out.append(Version(name, version, "user", None, str(e)))
             continue
         if art is not None:
-            out.append(Version(name, version, "user", art, active=active == version))
+            out.append(Version(name, version, "user", art))
+    active = _active_id(chosen_version(name), out)
+    for v in out:
+        v.active = v.id == active and (v.artifact is not None or v.origin == "user")
     return out
+
+
+def _active_id(chosen: str | None, listed: list[Version]) -> str | None:
+    """active_artifact's rule on versions already read: the chosen run if it is there (even
+    damaged: it is still the choice), else the shipped version, else the newest readable run."""
+    users = [v for v in listed if v.origin == "user"]
+    if chosen and chosen != SHIPPED and any(v.id == chosen for v in users):
+        return chosen
+    if any(v.origin == "shipped" for v in listed) or chosen == SHIPPED:
+        return SHIPPED
+    return next((v.id for v in reversed(users) if v.artifact is not None), None)
 
 
 def state_signature(names: list[str]) -> tuple:

@@ -1,11 +1,10 @@
 """Predict: draw, upload or pick an image and see every model's answer."""
 
-import hashlib
-
 import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.gallery import image_digest
 from fmnist_core.ui.loaders import dataset_or_stop
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import name_versions_in_use
@@ -89,7 +88,7 @@ def draw() -> None:
             return
         pixels = np.ascontiguousarray(np.asarray(image)[..., :3])
         # answer a finished drawing only: half a drawing gets confident, wrong labels
-        drawing = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
+        drawing = image_digest(pixels)
         pending = st.session_state.get("classify_runs", 0)
         if pending or live:
             st.session_state["classified_drawing"] = drawing

@@ -3,7 +3,6 @@ results, embeddings; each stops the page with a clear message when it cannot loa
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import numpy as np
@@ -27,6 +26,7 @@ from fmnist_core.embed import (
     subset_indices,
 )
 from fmnist_core.errors import DatasetError
+from fmnist_core.gallery import image_digest
 from fmnist_core.models import list_models
 from fmnist_core.predict import (
     Predictor,
@@ -199,8 +199,7 @@ def placed_image(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where an image (the Predict page's) lands on this embedding, and its 8 nearest test
     images: computed once per image, view and model version, not on every rerun."""
-    digest = hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).hexdigest()
-    return _placed(request, source_fingerprint(request.source), digest, emb, image)
+    return _placed(request, source_fingerprint(request.source), image_digest(image), emb, image)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

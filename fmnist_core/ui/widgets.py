@@ -3,7 +3,6 @@ model tables' number formats."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 import numpy as np
@@ -11,7 +10,7 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.figures.answers import probabilities_figure
-from fmnist_core.gallery import thumbnail, tile
+from fmnist_core.gallery import image_digest, thumbnail, tile
 from fmnist_core.predict import (
     Answer,
     consensus,
@@ -142,7 +141,7 @@ def classify_and_show(
     predictor = predictor_or_stop()
     # The same picture with the same settings and models is answered once per session: every
     # rerun (another widget, a return to the Draw tab) shows the kept answer again.
-    key = (_digest(source), invert, fill, id(predictor))
+    key = (image_digest(source), invert, fill, id(predictor))
     kept = st.session_state.setdefault("_answers", {})
     if key in kept:
         prep, answers = kept[key]
@@ -164,17 +163,6 @@ def classify_and_show(
 
 
 KEPT_ANSWERS = 12  # per session: a handful of uploads and drawings, under a megabyte
-
-
-def _digest(source) -> str:
-    """A short hash of an image source (bytes, an array, a path)."""
-    if isinstance(source, np.ndarray):
-        data = np.ascontiguousarray(source).tobytes() + str(source.shape).encode()
-    elif isinstance(source, bytes | bytearray):
-        data = bytes(source)
-    else:
-        data = repr(source).encode()
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def image_grid(indices, images, captions, empty: str = "No images.") -> None:
