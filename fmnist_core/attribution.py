@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fmnist_core.inside import Inspector, InsideError, LayerInfo, as_batch
+from fmnist_core.inside import InsideError, Inspector, LayerInfo, as_batch
 
 IG_STEPS = 16
 # The map the page and `explain` call "where it looked", chosen by the faithfulness test
@@ -111,15 +111,13 @@ def gradcam(inspector: Inspector, images, classes=None, layer: str | None = None
     """(N, 28, 28) in [0, 1]: Grad-CAM on a convolution (default the last), at the end of its
     block: the maps weighted by the class score's mean gradient, summed, negatives dropped,
     enlarged to 28x28 and scaled to a maximum of 1."""
-    import keras
-
     x = as_batch(images)
     cls = _classes_for(inspector, x, classes)
     conv = inspector.layer(layer) if layer else default_gradcam_layer(inspector)
     if conv.kind != "conv":
         raise InsideError(f"Grad-CAM needs a convolution; {conv.name} is a {conv.type}.")
     end = inspector.block_end(conv)
-    maps = keras.ops.convert_to_numpy(inspector.run(keras.ops.convert_to_tensor(x), 0, end + 1))
+    maps = inspector.forward(x, stop=end + 1)[-1]
     grads = gradient(_class_scores(inspector, end + 1, cls), maps)
     weights = grads.mean(axis=(1, 2), keepdims=True)
     cams = np.maximum((weights * maps).sum(axis=-1), 0)

@@ -266,6 +266,57 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from fmnist_core.artifacts import ArtifactError, find_artifact
+    from fmnist_core.errors import FmnistError as ProjectError
+    from fmnist_core.explain import explain, write_pictures
+    from fmnist_core.inside import Inspector
+    from fmnist_core.models import get_spec
+    from fmnist_core.preprocess import preprocess
+    from fmnist_core.versions import split_ref
+
+    get_spec(split_ref(args.model)[0])  # unknown names fail with the list of known ones
+    if args.class_ is not None and not 0 <= args.class_ <= 9:
+        raise ProjectError(f"--class must be 0 to 9, got {args.class_}")
+    art = find_artifact(args.model)  # MODEL or MODEL@VERSION
+    if art is None:
+        raise ArtifactError(
+            f"{args.model} is not trained yet: run `python -m fmnist_core train {args.model}`"
+        )
+    inspector = Inspector(art.load_model(), art.name)
+    layers = [info.as_json() for info in inspector.info]
+    invert = {"auto": None, "yes": True, "no": False}[args.invert]
+    fill = {"auto": None, "yes": True, "no": False}[args.fill]
+    results, failed = [], 0
+    for number, path in enumerate(args.images):
+        try:
+            prep = preprocess(path, invert=invert, fill=fill)
+        except ProjectError as e:
+            failed += 1
+            results.append({"image": path, "error": str(e)})
+            continue
+        classes = None if args.class_ is None else [args.class_]
+        ex = explain(inspector, prep.image, classes, top=1)
+        result = {"image": path, "model": art.ref, **ex.as_json(), "layers": layers}
+        if args.out:
+            stem = f"{number:03d}-{Path(path).stem}"
+            result["files"] = [str(p) for p in write_pictures(ex, inspector, args.out, stem)]
+        results.append(result)
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for r in results:
+            if "error" in r:
+                print(f"{r['image']}: ERROR {r['error']}")
+                continue
+            print(f"{r['image']}: {r['model']} explains {r['class_name']} "
+                  f"({r['probability'] * 100:.1f}%) with {r['method'].replace('_', ' ')} "
+                  f"and Grad-CAM on {r['gradcam_layer']}")  # fmt: skip
+            for f in r.get("files", []):
+                print(f"  wrote {f}")
+    return 1 if failed else 0
+
+
 def cmd_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -365,6 +416,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "explain", help="where a model looked: attribution and Grad-CAM maps, its layers"
+    )
+    p.add_argument("model", help="a model (its active version) or MODEL@VERSION")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument(
+        "--class", dest="class_", type=int, help="the class to explain, 0-9 (default: predicted)"
+    )
+    p.add_argument("--out", type=Path, help="write the maps and feature maps as PNG files here")
+    p.add_argument("--invert", choices=["auto", "yes", "no"], default="auto")
+    p.add_argument("--fill", choices=["auto", "yes", "no"], default="auto")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("embed", help="2-D or 3-D embedding of test images, as CSV")
     p.add_argument(
