@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +212,115 @@ def test_explain_cli_json_pictures_and_bad_images(tmp_path, real_dataset):
     assert bad.returncode == 2 and "--class" in bad.stderr
     unknown = _cli("explain", "nosuchmodel", str(good))
     assert unknown.returncode == 2 and "cnn4" in unknown.stderr
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def _drawn_input(real_dataset) -> np.ndarray:
+    """A canvas-style drawing of a test dress, through the Predict page's preprocessing."""
+    from fmnist_core.preprocess import preprocess
+    from fmnist_core.user_pictures import canvas_drawing
+
+    dress = real_dataset.x_test[np.flatnonzero(real_dataset.y_test == 3)[0]]
+    return preprocess(canvas_drawing(dress, np.random.default_rng(1))).image
+
+
+def test_inside_page_shows_a_drawing_from_predict(real_dataset, inspectors):
+    from streamlit.testing.v1 import AppTest
+
+    image = _drawn_input(real_dataset)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.session_state["last_prediction_image"] = image
+    at.session_state["last_prediction_title"] = "Your drawing"
+    at.switch_page("pages/inside.py").run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="inside_source").value == "From Predict"
+    captions = [c for img in at.image for c in img.captions]
+    assert "Your drawing" in captions
+    ins = inspectors["robust"]
+    top3 = np.argsort(-ins.probabilities(image)[0])[:3]
+    from fmnist_core.classes import CLASS_NAMES
+
+    for c in top3:  # both maps for each of the top 3 classes, of both models
+        name = CLASS_NAMES[c]
+        assert sum(x.startswith(name) and x.endswith("where it looked") for x in captions) >= 1
+        assert sum(x.startswith(name) and x.endswith("Grad-CAM") for x in captions) >= 1
+    text = " ".join(c.value for c in at.caption)
+    # the faithfulness shown is the one measured
+    picks = attr.faithfulness_images(real_dataset.y_test)
+    rate = attr.faithfulness(ins, real_dataset.x_test[picks], attr.FAITHFUL_METHOD).rate
+    assert f"**{rate:.0%}** of images with {attr.METHODS[attr.FAITHFUL_METHOD]}" in text
+    assert f"{len(ins.info)} layers" in text
+    # the worked arithmetic of the middle value of the strongest first-layer map
+    from fmnist_core.inside import strongest_channels
+
+    maps = ins.activations(image)[ins.first_conv().name]
+    channel = int(strongest_channels(maps)[0])
+    a = ins.arithmetic(image, channel, 14, 14)
+    assert any(
+        f"How the value at row 14, column 14 of map {channel} is made" in m.value
+        for m in at.markdown
+    )
+    assert f"the layer's output holds {a.value:.4f}" in " ".join(c.value for c in at.code)
+    # a test image instead, and a model without a second one
+    at.segmented_control(key="inside_source").set_value("Test image").run()
+    at.selectbox(key="inside_model").set_value("cnn1").run()
+    at.selectbox(key="inside_second").set_value("(none)").run()
+    assert not at.exception
+    assert any(c.startswith("Test image 0") for img in at.image for c in img.captions)
+
+
+@pytest.mark.browser
+def test_inside_page_in_a_real_browser(streamlit_url, page, tmp_path):
+    """Draw on Predict, open Inside the CNN in the same session, click a feature map and a
+    value of it."""
+    page.goto(streamlit_url + "/predict", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Predict").wait_for(timeout=60_000)
+    page.get_by_role("radio", name="Draw").click()
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for(timeout=60_000)
+    box = canvas.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for k in range(1, 13):
+        page.mouse.move(x0 + box["width"] * 0.03 * k, y0 + box["height"] * 0.05 * k, steps=3)
+    page.mouse.up()
+    page.get_by_text("Press Classify when your drawing is finished").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Classify").click()
+    page.get_by_text("The robust model says").first.wait_for(timeout=90_000)
+
+    page.get_by_role("link", name="Inside the CNN").click()
+    page.get_by_role("heading", name="Where it looked").wait_for(timeout=90_000)
+    page.get_by_text("Your drawing", exact=True).first.wait_for(timeout=60_000)
+    page.get_by_text("How the value at row 14, column 14").wait_for(timeout=90_000)
+    charts = page.locator("[data-testid='stPlotlyChart']")
+    # the feature-map grid is the second chart (after the layer strip): click its third map
+    grid = charts.nth(1).locator("g.points path")
+    grid.nth(2).wait_for(timeout=30_000)
+    title = page.get_by_text(re.compile(r"conv2d, map \d+: click a value"))
+    title.wait_for(timeout=30_000)
+    strongest = title.text_content()
+    grid.nth(2).scroll_into_view_if_needed()
+    b = grid.nth(2).bounding_box()
+    page.mouse.click(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2)
+    shown = [strongest]
+    for _ in range(300):  # the enlarged map changes to the clicked one (old one gone)
+        shown = [t.text_content() for t in title.all()]
+        if len(shown) == 1 and shown[0] != strongest:
+            break
+        page.wait_for_timeout(100)
+    assert len(shown) == 1 and shown[0] != strongest, shown
+    chosen = re.search(r"map (\d+)", shown[0]).group(1)
+    # click the value at row 5, column 20 of the enlarged map (row-major cells)
+    big = charts.nth(2).locator("g.points path")
+    big.nth(28 * 28 - 1).wait_for(timeout=30_000)
+    big.nth(5 * 28 + 20).scroll_into_view_if_needed()
+    b = big.nth(5 * 28 + 20).bounding_box()
+    page.mouse.click(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2)
+    page.get_by_text(f"How the value at row 5, column 20 of map {chosen} is made").wait_for(
+        timeout=30_000
+    )
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(tmp_path / "inside.png"), full_page=True)

@@ -66,4 +66,12 @@ PAGES = [
         "Draw, upload or pick an image; see how it becomes the 28x28 input and what every "
         "model answers.",
     ),
+    PageInfo(
+        "pages/inside.py",
+        "Inside the CNN",
+        ":material/neurology:",
+        "Follow an image (yours from Predict, or a test image) through a model: its layers, "
+        "feature maps, first-layer filters and the arithmetic of one value, and which pixels "
+        "decided the answer, with how far each map can be trusted.",
+    ),
 ]

@@ -159,6 +159,7 @@ def classify_and_show(
         kept[key] = (prep, answers)
     show_steps(prep)
     st.session_state["last_prediction_image"] = prep.image  # other pages can place it
+    st.session_state["last_prediction_title"] = title
     show_answers(answers, true_label, user_picture=user_picture)
 
 

@@ -1,0 +1,98 @@
+"""Inside the CNN: every layer of a model, its feature maps and filters, where it looked."""
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.ui.inside_views import (
+    inspector_or_none,
+    show_arithmetic,
+    show_enlarged,
+    show_feature_maps,
+    show_filters,
+    show_layer_strip,
+    show_where_it_looked,
+)
+from fmnist_core.ui.loaders import artifacts_or_stop, dataset_or_stop
+from fmnist_core.ui.streamlit_patches import run_through_app
+from fmnist_core.ui.version_widgets import name_versions_in_use
+
+run_through_app()
+st.title("Inside the CNN")
+st.markdown(
+    "Follow one image through a network: the layers it passes, what each convolution "
+    "responds to, the filters of the first layer, and which pixels decided the answer."
+)
+name_versions_in_use()
+
+artifacts = {a.name: a for a in artifacts_or_stop()}
+from_predict = st.session_state.get("last_prediction_image")
+sources = ["From Predict", "Test image"]
+source_col, pick_col = st.columns([2, 3])
+source = source_col.segmented_control(
+    "Image", sources, key="inside_source",
+    default="From Predict" if from_predict is not None else "Test image",
+)  # fmt: skip
+if source == "From Predict" and from_predict is None:
+    st.info("Draw or upload a picture on the **Predict** page first; a test image is shown here.")
+    st.page_link("pages/predict.py", label="Go to Predict", icon=":material/draw:")
+    source = "Test image"
+if source == "From Predict":
+    image = np.asarray(from_predict, np.uint8)
+    title = st.session_state.get("last_prediction_title", "Your picture from Predict")
+else:
+    ds = dataset_or_stop()
+    with pick_col:
+        if st.button("Random test image"):
+            st.session_state["inside_index"] = int(np.random.default_rng().integers(len(ds.x_test)))
+        index = st.number_input(
+            "Test image index", 0, len(ds.x_test) - 1, key="inside_index", step=1
+        )
+    image = ds.x_test[int(index)]
+    title = f"Test image {int(index)}: {CLASS_NAMES[int(ds.y_test[int(index)])]}"
+
+names = list(artifacts)
+default = "robust" if "robust" in names else names[0]
+model_col, second_col = st.columns(2)
+first = model_col.selectbox("Model", names, index=names.index(default), key="inside_model")
+others = ["(none)"] + [n for n in names if n != first]
+second = second_col.selectbox(
+    "Second model, to compare where they look", others,
+    index=others.index("cnn4") if "cnn4" in others else 0, key="inside_second",
+)  # fmt: skip
+
+ins = inspector_or_none(artifacts[first])
+if ins is None:
+    st.stop()
+left, right = st.columns([1, 5])
+left.image(image, caption=title, width=112)
+with right:
+    st.subheader("The network, layer by layer")
+    show_layer_strip(ins)
+
+st.subheader("Where it looked")
+st.markdown(
+    "For the three classes the model finds most likely, two ways to ask which pixels "
+    "mattered, with how often each way was right on test images."
+)
+views = [first] + ([second] if second != "(none)" else [])
+for col, name in zip(st.columns(len(views)), views):
+    with col:
+        st.markdown(f"**{name}**")
+        other = ins if name == first else inspector_or_none(artifacts[name])
+        if other is not None:
+            show_where_it_looked(artifacts[name], other, image)
+
+st.subheader("Feature maps")
+maps_col, big_col = st.columns([3, 2])
+with maps_col:
+    picked = show_feature_maps(ins, image, key="inside")
+pixel = None
+with big_col:
+    if picked is not None:
+        pixel = show_enlarged(ins, image, *picked, key="inside")
+if pixel is not None:
+    show_arithmetic(ins, image, picked[1], pixel)
+
+st.subheader("The first layer's filters")
+show_filters(ins)
