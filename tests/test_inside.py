@@ -307,7 +307,7 @@ def test_inside_page_in_a_real_browser(streamlit_url, page, tmp_path):
     page.mouse.click(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2)
     shown = [strongest]
     for _ in range(300):  # the enlarged map changes to the clicked one (old one gone)
-        shown = [t.text_content() for t in title.all()]
+        shown = title.all_text_contents()  # one call: old and new may come and go
         if len(shown) == 1 and shown[0] != strongest:
             break
         page.wait_for_timeout(100)
