@@ -13,7 +13,7 @@ from fmnist_core.explain import Explanation, explain
 from fmnist_core.figures.inside import layer_strip, picture_grid, value_grid
 from fmnist_core.gallery import image_digest
 from fmnist_core.heatmaps import evidence_picture, feature_map_picture, gradcam_picture
-from fmnist_core.inside import Inspector, InsideError, apply_activation, strongest_channels
+from fmnist_core.inside import InsideError, Inspector, apply_activation, strongest_channels
 from fmnist_core.ui.loaders import dataset_or_stop
 
 MAX_CHANNELS = 64  # a grid shows the strongest 64 maps of a layer
@@ -150,13 +150,14 @@ def show_enlarged(ins: Inspector, image: np.ndarray, layer: str, channel: int, k
     maps = ins.activations(image)[layer]
     first = layer == ins.first_conv().name
     pixel_key = f"{key}_pixel"
-    pixel = st.session_state.get(pixel_key) if first else None
     h, w = maps.shape[:2]
-    if pixel is not None and not (pixel[0] < h and pixel[1] < w):
-        pixel = None
+    pixel = st.session_state.get(pixel_key) if first else None
+    if first and (pixel is None or not (pixel[0] < h and pixel[1] < w)):
+        pixel = (h // 2, w // 2)  # the middle value until a click
     cell = max(6, min(16, 420 // max(h, w)))
+    values = maps[..., channel]
     event = st.plotly_chart(
-        value_grid(maps[..., channel], pixel, cell_px=cell,
+        value_grid(values, pixel, cell_px=cell, diverging=bool(values.min() < 0),
                    title=f"{layer}, map {channel}" + (": click a value" if first else "")),
         on_select="rerun" if first else "ignore", selection_mode="points",
         key=f"{key}_big_{layer}_{channel}", config={"displayModeBar": False},
@@ -168,8 +169,12 @@ def show_enlarged(ins: Inspector, image: np.ndarray, layer: str, channel: int, k
             st.session_state[pixel_key] = clicked
             st.rerun()
     if first:
-        st.caption("Click any value of this first-layer map to see how it is computed, below.")
-        return pixel or (h // 2, w // 2)
+        st.caption(
+            "Click any value of this first-layer map to see how it is computed, below."
+            + (" Red: positive, blue: negative (the thumbnails show negatives as black)."
+               if values.min() < 0 else "")
+        )  # fmt: skip
+        return pixel
     st.caption(
         "Deeper maps are smaller: pooling halved the picture, and each value now sums up a "
         "larger part of the image."
@@ -194,8 +199,12 @@ def show_arithmetic(ins: Inspector, image: np.ndarray, channel: int, pixel) -> N
     # several input channels (VGG19's three colours): show the first, sum them all below
     patch, kernel = a.patch[..., 0], a.kernel[..., 0]
     cfg = {"displayModeBar": False}
-    c1.plotly_chart(value_grid(patch, numbers=True, cell_px=46, title="input patch (0-1)"),
-                    config=cfg, key="arith_patch")  # fmt: skip
+    limits = (min(0.0, float(patch.min())), max(1.0, float(patch.max())))  # black 0, white 1
+    c1.plotly_chart(
+        value_grid(patch, numbers=True, cell_px=46, title="input patch", limits=limits),
+        config=cfg,
+        key="arith_patch",
+    )
     c2.plotly_chart(value_grid(kernel, numbers=True, diverging=True, cell_px=46, title="kernel"),
                     config=cfg, key="arith_kernel")  # fmt: skip
     c3.plotly_chart(
@@ -235,7 +244,10 @@ def show_filters(ins: Inspector) -> None:
              np.where(w < 0, 255, 255 - 200 * w)], axis=-1,
         )  # fmt: skip
         pictures.append(rgb.clip(0, 255).astype(np.uint8))
-    st.image(pictures, width=40, caption=[str(c) for c in range(len(pictures))])
+    # PNG: JPEG's colour subsampling smears 3x3 pictures into purple
+    st.image(
+        pictures, width=40, caption=[str(c) for c in range(len(pictures))], output_format="PNG"
+    )
     st.caption(
         f"The {count} kernels of `{ins.first_conv().name}`, each {k_h}x{k_w} (red: positive "
         "weights, blue: negative). Each is a tiny pattern, such as a light-to-dark edge; the "
