@@ -189,9 +189,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ArtifactError(
             f"{args.model} is not trained yet: run `python -m fmnist_core train {args.model}`"
         )
+    from fmnist_core.calibration import calibrate, ece
+
     ds = load_dataset()
-    probs = predict_probabilities(art.load_model(), ds.x_test)
+    model = art.load_model()
+    probs = predict_probabilities(model, ds.x_test)
     scores = evaluate_probabilities(probs, ds.y_test)
+    # the stored temperature (fitted when the model was trained), else fitted now
+    calibration = art.manifest.get("calibration") or calibrate(model, art.manifest, ds, probs)
     report = {
         "name": art.name,
         "version": art.version,
@@ -199,12 +204,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "origin": art.origin,
         "manifest_test_accuracy": art.manifest.get("test_accuracy"),
         **scores,
+        "ece": round(ece(probs, ds.y_test), 6),
+        "temperature": calibration["temperature"],
+        "ece_scaled": calibration["ece_scaled"],
+        "temperature_fitted_on": calibration["fitted_on"],
     }
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"{art.name}, version {art.version} ({art.origin}, {art.path})")
     print(f"  test accuracy {scores['test_accuracy'] * 100:.2f}%  loss {scores['test_loss']:.4f}")
+    print(
+        f"  calibration error (ECE, 15 bins) {report['ece']:.4f}; temperature "
+        f"{report['temperature']:.3f} gives {report['ece_scaled']:.4f}"
+    )
     print(f"  {'class':12s} {'prec':>6s} {'recall':>6s} {'f1':>6s}")
     for cls, s in scores["per_class"].items():
         print(f"  {cls:12s} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}")

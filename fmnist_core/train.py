@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from fmnist_core.artifacts import Artifact, save_artifact
+from fmnist_core.calibration import calibrate
 from fmnist_core.data import load_dataset, stratified_split, stratified_subset
 from fmnist_core.engine import TRAINING_LOSS, ProgressFn, cross_validate, fit
 from fmnist_core.errors import FmnistError
@@ -204,6 +205,7 @@ def run_training(
         "started_by": {"name": opts.started_by, "via": opts.via, "session": opts.session},
         **scores,
     }
+    manifest["calibration"] = calibrate(result.model, manifest, ds, probs)
     if spec.reported_accuracy is not None:
         gap = scores["test_accuracy"] - spec.reported_accuracy
         manifest["accuracy_vs_reported"] = round(gap, 5)

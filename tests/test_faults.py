@@ -25,6 +25,7 @@ DATA_PAGES = {
     "pages/confusion.py",
     "pages/embeddings.py",
     "pages/predict.py",
+    "pages/inside.py",
 }
 
 

@@ -35,15 +35,18 @@ def inspector_or_none(art: Artifact) -> Inspector | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=24)
-def _faithfulness(ref: str, path: str, created: str | None, _ins: Inspector) -> dict:
-    ds = dataset_or_stop()
-    images = ds.x_test[faithfulness_images(ds.y_test)]
+def _faithfulness(ref: str, path: str, created: str | None, _ins: Inspector, _x, _y) -> dict:
+    images = _x[faithfulness_images(_y)]
     return {m: faithfulness(_ins, images, m) for m in (FAITHFUL_METHOD, "gradcam")}
 
 
 def measured_faithfulness(art: Artifact, ins: Inspector) -> dict:
+    """Both maps' faithfulness on 200 test images, measured once per server and version."""
+    ds = dataset_or_stop()
     with st.spinner(f"Measuring how faithful {art.name}'s maps are on 200 test images..."):
-        return _faithfulness(art.ref, str(art.path), art.manifest.get("created_utc"), ins)
+        return _faithfulness(
+            art.ref, str(art.path), art.manifest.get("created_utc"), ins, ds.x_test, ds.y_test
+        )
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

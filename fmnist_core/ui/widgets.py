@@ -161,6 +161,11 @@ def classify_and_show(
     st.session_state["last_prediction_image"] = prep.image  # other pages can place it
     st.session_state["last_prediction_title"] = title
     show_answers(answers, true_label, user_picture=user_picture)
+    st.page_link(
+        "pages/inside.py",
+        label="Look inside the models: which pixels decided, layer by layer",
+        icon=":material/neurology:",
+    )
 
 
 KEPT_ANSWERS = 12  # per session: a handful of uploads and drawings, under a megabyte

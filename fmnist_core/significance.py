@@ -1,0 +1,108 @@
+"""Is a model really better, or just lucky on these 10,000 images? Bootstrap intervals for
+accuracy and per-class recall, and McNemar's exact test between two models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float
+    low: float
+    high: float
+
+    def in_words(self, percent: bool = True) -> str:
+        if percent:
+            return f"{self.value:.2%} (95% interval {self.low:.2%} to {self.high:.2%})"
+        return f"{self.value:.4f} (95% interval {self.low:.4f} to {self.high:.4f})"
+
+
+def _resamples(n: int, resamples: int, seed: int):
+    """Bootstrap resamples (rows of n image indices drawn with replacement), in chunks."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 4_000_000 // n)
+    for start in range(0, resamples, chunk):
+        yield rng.integers(0, n, size=(min(chunk, resamples - start), n))
+
+
+def bootstrap_accuracy(
+    right: np.ndarray, resamples: int = RESAMPLES, seed: int = 0, level: float = 0.95
+) -> Interval:
+    """Accuracy with a percentile bootstrap interval (resampling the images)."""
+    right = np.asarray(right, bool)
+    stats = np.concatenate(
+        [right[idx].mean(axis=1) for idx in _resamples(len(right), resamples, seed)]
+    )
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(stats, [tail, 100 - tail])
+    return Interval(float(right.mean()), float(low), float(high))
+
+
+def bootstrap_recall(
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    classes: int = 10,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    level: float = 0.95,
+) -> list[Interval]:
+    """Each class's recall with a percentile bootstrap interval (the same resamples)."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    right = labels == predicted
+    code = labels * 2 + right  # class and right/wrong in one small integer
+    stats = []
+    for idx in _resamples(len(labels), resamples, seed):
+        rows = len(idx)
+        shifted = code[idx] + (2 * classes) * np.arange(rows)[:, None]
+        counts = np.bincount(shifted.ravel(), minlength=rows * 2 * classes).reshape(
+            rows, classes, 2
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stats.append(counts[..., 1] / counts.sum(axis=-1))
+    tail = (1 - level) / 2 * 100
+    lows, highs = np.nanpercentile(np.concatenate(stats), [tail, 100 - tail], axis=0)
+    out = []
+    for c in range(classes):
+        members = labels == c
+        value = float(right[members].mean()) if members.any() else float("nan")
+        out.append(Interval(value, float(lows[c]), float(highs[c])))
+    return out
+
+
+@dataclass(frozen=True)
+class McNemar:
+    a: str
+    b: str
+    only_a: int  # images a got right and b wrong
+    only_b: int
+    n: int
+    p_value: float  # exact two-sided binomial test on the discordant pairs
+
+    def in_words(self, alpha: float = 0.05) -> str:
+        p = f"p = {self.p_value:.3g}" if self.p_value >= 0.001 else "p < 0.001"
+        counts = f"{self.a} alone right on {self.only_a:,}, {self.b} alone right on {self.only_b:,}"
+        if self.p_value < alpha and self.only_a != self.only_b:
+            better, worse = (self.a, self.b) if self.only_a > self.only_b else (self.b, self.a)
+            return f"{better} is better than {worse}: {p} on {self.n:,} images ({counts})."
+        return (
+            f"No significant difference between {self.a} and {self.b}: {p} on {self.n:,} "
+            f"images ({counts}); the gap could be luck."
+        )
+
+
+def mcnemar(right_a: np.ndarray, right_b: np.ndarray, a: str = "A", b: str = "B") -> McNemar:
+    """McNemar's exact test: of the images exactly one model got right, is the split more
+    lopsided than a fair coin would make it?"""
+    from scipy.stats import binomtest
+
+    right_a, right_b = np.asarray(right_a, bool), np.asarray(right_b, bool)
+    only_a = int((right_a & ~right_b).sum())
+    only_b = int((~right_a & right_b).sum())
+    discordant = only_a + only_b
+    p = 1.0 if discordant == 0 else float(binomtest(only_a, discordant, 0.5).pvalue)
+    return McNemar(a, b, only_a, only_b, len(right_a), min(1.0, p))
