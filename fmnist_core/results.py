@@ -10,8 +10,10 @@ from functools import cached_property
 import numpy as np
 
 from fmnist_core.artifacts import Artifact
+from fmnist_core.calibration import Coverage, Reliability, coverage_curve, reliability
 from fmnist_core.classes import CLASS_NAMES, NUM_CLASSES
 from fmnist_core.evaluate import confusion_matrix, per_class_scores
+from fmnist_core.significance import Interval, bootstrap_accuracy, bootstrap_recall
 
 # Public reference points (Zalando's README and benchmark, published papers), test accuracy.
 REFERENCE_ACCURACIES = {
@@ -63,6 +65,29 @@ class ModelResults:
 
     def scores(self) -> dict[str, dict[str, float]]:
         return per_class_scores(self.confusion())
+
+    @cached_property
+    def accuracy_interval(self) -> Interval:
+        """Test accuracy with its 95% bootstrap interval."""
+        return bootstrap_accuracy(self.correct)
+
+    @cached_property
+    def recall_intervals(self) -> list[Interval]:
+        """Each class's recall with its 95% bootstrap interval."""
+        return bootstrap_recall(self.y_true, self.y_pred)
+
+    @cached_property
+    def reliability(self) -> Reliability:
+        return reliability(self.probs, self.y_true)
+
+    @cached_property
+    def coverage(self) -> Coverage:
+        return coverage_curve(self.probs, self.y_true)
+
+    @property
+    def calibration(self) -> dict:
+        """The manifest's temperature entry ({} for a model trained before it existed)."""
+        return self.manifest.get("calibration") or {}
 
     def cell(self, true: int, predicted: int) -> np.ndarray:
         """Test indices with this true and predicted class, most confident first."""

@@ -22,22 +22,17 @@ class Interval:
         return f"{self.value:.4f} (95% interval {self.low:.4f} to {self.high:.4f})"
 
 
-def _resamples(n: int, resamples: int, seed: int):
-    """Bootstrap resamples (rows of n image indices drawn with replacement), in chunks."""
-    rng = np.random.default_rng(seed)
-    chunk = max(1, 4_000_000 // n)
-    for start in range(0, resamples, chunk):
-        yield rng.integers(0, n, size=(min(chunk, resamples - start), n))
-
-
 def bootstrap_accuracy(
     right: np.ndarray, resamples: int = RESAMPLES, seed: int = 0, level: float = 0.95
 ) -> Interval:
-    """Accuracy with a percentile bootstrap interval (resampling the images)."""
+    """Accuracy with a percentile bootstrap interval (resampling the images).
+
+    Drawing n images with replacement and counting the right ones gives a Binomial(n,
+    accuracy) count: the resamples are drawn from that distribution directly, exactly the
+    bootstrap's, in microseconds instead of gathering n indices per resample."""
     right = np.asarray(right, bool)
-    stats = np.concatenate(
-        [right[idx].mean(axis=1) for idx in _resamples(len(right), resamples, seed)]
-    )
+    n = len(right)
+    stats = np.random.default_rng(seed).binomial(n, right.mean(), size=resamples) / n
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(stats, [tail, 100 - tail])
     return Interval(float(right.mean()), float(low), float(high))
@@ -51,21 +46,18 @@ def bootstrap_recall(
     seed: int = 0,
     level: float = 0.95,
 ) -> list[Interval]:
-    """Each class's recall with a percentile bootstrap interval (the same resamples)."""
+    """Each class's recall with a percentile bootstrap interval. A resample's counts of
+    (true class, right or wrong) follow a multinomial over those 2 x classes cells, drawn
+    directly as in bootstrap_accuracy."""
     labels, predicted = np.asarray(labels), np.asarray(predicted)
     right = labels == predicted
-    code = labels * 2 + right  # class and right/wrong in one small integer
-    stats = []
-    for idx in _resamples(len(labels), resamples, seed):
-        rows = len(idx)
-        shifted = code[idx] + (2 * classes) * np.arange(rows)[:, None]
-        counts = np.bincount(shifted.ravel(), minlength=rows * 2 * classes).reshape(
-            rows, classes, 2
-        )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stats.append(counts[..., 1] / counts.sum(axis=-1))
+    cells = np.bincount(labels * 2 + right, minlength=2 * classes) / len(labels)
+    counts = np.random.default_rng(seed).multinomial(len(labels), cells, size=resamples)
+    counts = counts.reshape(resamples, classes, 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stats = counts[..., 1] / counts.sum(axis=-1)
     tail = (1 - level) / 2 * 100
-    lows, highs = np.nanpercentile(np.concatenate(stats), [tail, 100 - tail], axis=0)
+    lows, highs = np.nanpercentile(stats, [tail, 100 - tail], axis=0)
     out = []
     for c in range(classes):
         members = labels == c

@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from fmnist_core.figures.calibration import coverage_figure, reliability_figure
 from fmnist_core.figures.comparison import (
     accuracy_vs_params_figure,
     kfold_figure,
@@ -13,7 +14,7 @@ from fmnist_core.results import per_class_accuracy
 from fmnist_core.ui.loaders import catalog_rows, trained_results
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
-from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS
+from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS, interval_text
 
 run_through_app()
 st.title("Compare models")
@@ -38,6 +39,8 @@ board = pd.DataFrame(
             "Epochs": r["epochs"],
             "Augmented epochs": r["augment_epochs"],
             "Test accuracy": r["test_accuracy"] * 100,
+            "95% interval": interval_text(results[name].accuracy_interval),
+            "ECE": results[name].reliability.ece,
             "Test loss": r["test_loss"],
             "Tutorial reported": (r["reported_accuracy"] or 0) * 100 or None,
             "Difference (points)": r["difference"] * 100 if r["difference"] is not None else None,
@@ -50,6 +53,12 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config=MODEL_TABLE_COLUMNS,
+)
+st.caption(
+    "**95% interval**: where the accuracy would likely land on another 10,000 images like "
+    "these (bootstrap); two models whose intervals overlap may not really differ: the "
+    "Confusion page's two-model view tests it. **ECE**: how far the models' confidence is "
+    "from how often they are right (0 = perfectly calibrated; see below)."
 )
 
 st.subheader("Learning curves")
@@ -101,6 +110,43 @@ st.plotly_chart(
         {n: per_class_accuracy(results[n].confusion()) for n in (chosen or names)}
     ),
     width="stretch",
+)
+
+st.subheader("Can its confidence be believed?")
+shown = chosen or names
+cal_left, cal_right = st.columns(2)
+with cal_left:
+    st.plotly_chart(reliability_figure({n: results[n].reliability for n in shown}), width="stretch")
+    st.caption(
+        "Each point: the test images a model was about equally sure of. On the dotted line, "
+        '"90% sure" means right 90% of the time; below it the model is over-confident. '
+        "Temperature scaling (one number per model, fitted on held-out images) softens or "
+        "sharpens the probabilities without changing any answer."
+    )
+with cal_right:
+    target = st.slider("Accuracy to keep", 0.90, 0.995, 0.95, 0.005, key="coverage_target",
+                       format="%.3f")  # fmt: skip
+    st.plotly_chart(
+        coverage_figure({n: results[n].coverage for n in shown}, target), width="stretch"
+    )
+rows = []
+for n in shown:
+    covered, threshold = results[n].coverage.at_accuracy(target)
+    entry = results[n].calibration
+    rows.append({
+        "Model": n,
+        f"Answers at {target:.1%} accuracy": f"{covered:.1%}",
+        "when at least this sure": f"{threshold:.1%}" if covered else "never reaches it",
+        "ECE": round(results[n].reliability.ece, 4),
+        "Temperature": entry.get("temperature"),
+        "ECE after scaling": entry.get("ece_scaled"),
+    })  # fmt: skip
+st.dataframe(rows, hide_index=True, width="stretch")
+st.caption(
+    'A model may abstain (say "not sure") below a confidence: the share of test images it '
+    "still answers while keeping the chosen accuracy. Temperatures were fitted on each "
+    "recipe's validation split, or cross-fitted on halves of the test set for the recipes "
+    "that trained on all 60,000 images."
 )
 
 st.subheader("Accuracy against model size")

@@ -14,10 +14,11 @@ from fmnist_core.results import (
     row_normalised,
     top_confusions,
 )
+from fmnist_core.significance import mcnemar
 from fmnist_core.ui.loaders import dataset_or_stop, trained_results
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
-from fmnist_core.ui.widgets import image_grid
+from fmnist_core.ui.widgets import image_grid, interval_text
 
 PAGE_SIZE = 30
 SIDE_BY_SIDE = 20
@@ -88,14 +89,29 @@ with right:
     image_grid(shown, ds.x_test, [f"#{i} {r.confidence[i]:.0%}" for i in shown])
 
 st.subheader("Precision, recall and F1 per class")
+st.markdown(
+    f"**{model}**: test accuracy {r.accuracy_interval.in_words()} on {len(r.y_true):,} images."
+)
 scores = r.scores()
+recalls = r.recall_intervals
 # a static table: lighter for the browser than an interactive grid, and ten rows need no scrolling
 st.table(
     pd.DataFrame(
-        [{"Class": c, **{k.capitalize(): v for k, v in s.items()}} for c, s in scores.items()]
+        [
+            {
+                "Class": c,
+                **{k.capitalize(): v for k, v in s.items()},
+                "Recall 95% interval": interval_text(recalls[i]),
+            }
+            for i, (c, s) in enumerate(scores.items())
+        ]  # fmt: skip
     )
     .style.format({"Precision": "{:.3f}", "Recall": "{:.3f}", "F1": "{:.3f}"})
     .hide(axis="index")
+)
+st.caption(
+    "95% intervals from 2,000 bootstrap resamples of the test set: with 1,000 images a class, "
+    "a recall is known to about plus or minus two points."
 )
 
 st.subheader("The biggest confusions")
@@ -112,6 +128,12 @@ others = [n for n in results if n != model]
 if others and st.toggle("Compare with another model or version", key="cm_compare"):
     other = st.selectbox("Compare with", others, key="cm_other", format_func=model_label)
     o = results[other]
+    test = mcnemar(r.correct, o.correct, model, other)
+    (st.success if test.p_value < 0.05 else st.info)(test.in_words())
+    st.caption(
+        "McNemar's exact test looks only at the images exactly one of the two models got "
+        "right: if both were equally good, those would split like coin tosses."
+    )
     diff_col, grids = st.columns([5, 4])
     with diff_col:
         st.plotly_chart(

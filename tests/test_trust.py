@@ -85,12 +85,13 @@ def test_coverage_curve():
 
 
 def test_bootstrap_interval_matches_a_plain_loop():
+    """The binomial shortcut and resampling indices one by one give the same interval."""
     rng = np.random.default_rng(5)
     right = rng.random(500) < 0.8
-    ours = sig.bootstrap_accuracy(right, resamples=400, seed=3)
-    draws = np.random.default_rng(3).integers(0, 500, size=(400, 500))
-    plain = np.percentile([right[d].mean() for d in draws], [2.5, 97.5])
-    assert (ours.low, ours.high) == pytest.approx(tuple(plain), abs=1e-12)
+    ours = sig.bootstrap_accuracy(right, resamples=20_000, seed=3)
+    draws = np.random.default_rng(3).integers(0, 500, size=(4000, 500))
+    plain = np.percentile(right[draws].mean(axis=1), [2.5, 97.5])
+    assert (ours.low, ours.high) == pytest.approx(tuple(plain), abs=0.006)
     assert ours.low < ours.value < ours.high
     # the textbook normal approximation is close for a sample this size
     se = np.sqrt(right.mean() * (1 - right.mean()) / 500)
@@ -101,7 +102,12 @@ def test_bootstrap_recall_per_class():
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 3, 900)
     predicted = np.where(rng.random(900) < np.array([0.95, 0.7, 0.5])[labels], labels, 0)
-    out = sig.bootstrap_recall(labels, predicted, classes=3, resamples=300, seed=0)
+    out = sig.bootstrap_recall(labels, predicted, classes=3, resamples=20_000, seed=0)
+    draws = np.random.default_rng(2).integers(0, 900, size=(3000, 900))
+    for c in range(3):  # against resampling indices one by one
+        recalls = [(predicted[d][labels[d] == c] == c).mean() for d in draws]
+        plain = np.percentile(recalls, [2.5, 97.5])
+        assert (out[c].low, out[c].high) == pytest.approx(tuple(plain), abs=0.012)
     for c, interval in enumerate(out):
         assert interval.value == pytest.approx((predicted[labels == c] == c).mean())
         assert interval.low <= interval.value <= interval.high

@@ -27,7 +27,13 @@ MODEL_TABLE_COLUMNS = {
     "Test loss": st.column_config.NumberColumn(format="%.4f"),
     "Parameters": st.column_config.NumberColumn(format="localized"),
     "Training (s)": st.column_config.NumberColumn(format="%.0f"),
+    "ECE": st.column_config.NumberColumn(format="%.4f"),
 }
+
+
+def interval_text(interval) -> str:
+    """A 95% interval in a table cell: '90.72-91.80%'."""
+    return f"{interval.low * 100:.2f}-{interval.high * 100:.2f}%"
 
 
 def show_steps(prep: Preprocessed) -> None:
