@@ -330,6 +330,70 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_label_issues(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from fmnist_core.classes import CLASS_NAMES
+    from fmnist_core.data import load_dataset
+    from fmnist_core.label_issues import FinderRequest, load_labels, training_suspects
+    from fmnist_core.models import get_spec
+
+    get_spec(args.model)  # an unknown name fails with the known ones
+    if args.folds < 2 or args.epochs < 1:
+        from fmnist_core.errors import FmnistError as ProjectError
+
+        raise ProjectError("--folds must be at least 2 and --epochs at least 1")
+    labels = load_labels(args.labels) if args.labels else None
+    ds = load_dataset()
+    request = FinderRequest(args.model, args.folds, args.epochs, args.seed)
+    desc = f"{args.folds}-fold {args.model}, {args.epochs} epochs a fold"
+    with tqdm(total=100, desc=desc, unit="%", disable=None, file=sys.stderr) as bar:
+
+        def progress(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message)
+            bar.update(max(0, round(fraction * 100) - bar.n))
+
+        suspects, _, cached = training_suspects(
+            ds, labels, request, progress, use_cache=not args.no_cache
+        )
+    found = len(suspects)
+    top = suspects.top(args.top)
+    if args.json:
+        print(json.dumps(top.as_json()))
+        return 0
+    how = "from the cache" if cached else "computed"
+    print(f"{found:,} suspect training labels ({how}; out-of-sample probabilities from {desc})")
+    for i, given, suggested, score in list(zip(top.indices, top.given, top.suggested, top.scores))[
+        : 20 if args.top is None else args.top
+    ]:
+        print(f"  #{i:<6d} labelled {CLASS_NAMES[given]:12s} looks like "
+              f"{CLASS_NAMES[suggested]:12s} (p of its label {score:.4f})")  # fmt: skip
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from fmnist_core.errors import FmnistError as ProjectError
+    from fmnist_core.report import make_report
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise ProjectError(
+            f"--out {out} is a folder; give a file name such as {out / 'report.html'}"
+        )
+    if not out.parent.is_dir():
+        raise ProjectError(f"Cannot write {out}: the folder {out.parent} does not exist")
+    text = make_report(args.model, args.vs)
+    try:
+        from fmnist_core.atomic import write_bytes_atomic
+
+        write_bytes_atomic(out, text.encode())
+    except OSError as e:
+        raise ProjectError(f"Cannot write {out}: {e.strerror or e}") from e
+    print(f"report on {args.model}" + (f" against {args.vs}" if args.vs else "")
+          + f" written to {out} ({len(text) / 1e6:.1f} MB, opens without a network)")  # fmt: skip
+    return 0
+
+
 def cmd_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -443,6 +507,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fill", choices=["auto", "yes", "no"], default="auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser(
+        "label-issues", help="training images whose label is probably wrong (confident learning)"
+    )
+    p.add_argument("--model", default="cnn1", help="the registry model trained k-fold (fast)")
+    p.add_argument("--labels", help="a .npy of 60,000 integer labels replacing the training labels")
+    p.add_argument("--top", type=int, help="print only the N most suspect")
+    p.add_argument("--folds", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=4, help="epochs per fold")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cache", action="store_true", help="train even if cached")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_label_issues)
+
+    p = sub.add_parser("report", help="a self-contained HTML report on a model (a model card)")
+    p.add_argument("model", help="a model (its active version) or MODEL@VERSION")
+    p.add_argument("--vs", help="a second model to compare with")
+    p.add_argument("--out", required=True, help="the HTML file to write")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("embed", help="2-D or 3-D embedding of test images, as CSV")
     p.add_argument(

@@ -16,6 +16,7 @@ from fmnist_core.results import (
 )
 from fmnist_core.significance import mcnemar
 from fmnist_core.ui.loaders import dataset_or_stop, trained_results
+from fmnist_core.ui.reports import report_maker
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
 from fmnist_core.ui.widgets import image_grid, interval_text
@@ -163,10 +164,21 @@ if others and st.toggle("Compare with another model or version", key="cm_compare
         )
 
 st.subheader("Downloads")
-d1, d2 = st.columns(2)
+d1, d2, d3 = st.columns(3)
 d1.download_button(
     "Confusion matrix (CSV)", matrix_csv(cm), f"{model}-confusion-matrix.csv", "text/csv"
 )
 d2.download_button(
     "Misclassified images (CSV)", misclassified_csv(r), f"{model}-misclassified.csv", "text/csv"
+)
+vs = st.session_state.get("cm_other") if st.session_state.get("cm_compare") else None
+d3.download_button(
+    "Report for people who were not here (HTML)" + (f", against {vs}" if vs else ""),
+    report_maker(results[model].manifest, model, vs),
+    f"{model}-report.html",
+    "text/html",
+    help="One file with every section of a model card: metrics with intervals, per-class "
+    "results, the confusion matrix and its images, calibration, suspect labels, known limits"
+    + (f", and the comparison with {vs}" if vs else "")
+    + ". Opens in any browser without a network. Takes about half a minute to write.",
 )

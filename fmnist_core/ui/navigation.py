@@ -53,6 +53,14 @@ PAGES = [
         "or what a model learned; select points to see their images.",
     ),
     PageInfo(
+        "pages/quality.py",
+        "Data quality",
+        ":material/fact_check:",
+        "Is the model wrong, or the label? Training and test images whose label is probably "
+        "wrong, a decision for each kept for the team, and test images that also sit in the "
+        "training set.",
+    ),
+    PageInfo(
         "pages/train.py",
         "Train",
         ":material/exercise:",

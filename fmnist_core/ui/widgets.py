@@ -31,6 +31,13 @@ MODEL_TABLE_COLUMNS = {
 }
 
 
+def escape_markdown(text: str) -> str:
+    """Free text (a person's name) shown as written: Markdown and HTML characters escaped."""
+    import re
+
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~:$])", r"\\\1", str(text))
+
+
 def interval_text(interval) -> str:
     """A 95% interval in a table cell: '90.72-91.80%'."""
     return f"{interval.low * 100:.2f}-{interval.high * 100:.2f}%"

@@ -1,0 +1,270 @@
+"""A report a product manager can hand over: one self-contained HTML file per model (every
+figure and image embedded, plotly's script inline, nothing fetched when it opens), in the
+sections of a model card, with an optional comparison against a second model."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.gallery import tile
+from fmnist_core.models import get_spec, recipe_in_words
+from fmnist_core.results import ModelResults, top_confusions
+from fmnist_core.significance import mcnemar
+
+SECTIONS = [
+    "Intended use",
+    "Data",
+    "Training recipe",
+    "Metrics",
+    "Per-class results",
+    "Confusion matrix",
+    "Top confusions",
+    "Calibration",
+    "Suspect labels",
+    "Known limits",
+]
+COMPARISON = "Comparison"
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;
+padding-bottom:.2em;margin-top:1.8em}table{border-collapse:collapse;margin:.6em 0}
+td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
+td:first-child,th:first-child{text-align:left}.muted{color:#666;font-size:.92em}
+img.px{image-rendering:pixelated}.pair{display:flex;gap:1em;align-items:center;margin:.5em 0}
+"""
+
+
+@dataclass
+class ReportInputs:
+    results: ModelResults
+    x_test: np.ndarray
+    suspect_indices: np.ndarray  # the test set's suspect labels (label_issues.test_suspects)
+    picture_sets: dict[str, float] | None = None  # accuracy on pictures people make, by set
+    other: ModelResults | None = None
+
+
+def _png(image: np.ndarray) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, np.uint8)).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _img(image: np.ndarray, width: int, alt: str) -> str:
+    return f'<img class="px" src="{_png(image)}" width="{width}" alt="{html.escape(alt)}">'
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+class _Figures:
+    """Plotly figures as HTML: the first carries plotly.js inline, the rest reuse it."""
+
+    def __init__(self):
+        self.first = True
+
+    def __call__(self, fig) -> str:
+        out = fig.to_html(full_html=False, include_plotlyjs=self.first,
+                          config={"displayModeBar": False})  # fmt: skip
+        self.first = False
+        return out
+
+
+def build_report(inputs: ReportInputs) -> str:
+    from fmnist_core.figures.calibration import reliability_figure
+    from fmnist_core.figures.confusion import confusion_figure
+
+    r = inputs.results
+    m = r.manifest
+    spec = get_spec(r.name)
+    figure = _Figures()
+    acc = r.accuracy_interval
+    version = m.get("version_id") or "shipped"
+    created = m.get("created_utc", "unknown")
+    beyond = "beyond the tutorials" if spec.beyond_tutorials else f"tutorial {spec.tutorial}"
+    parts = [
+        f"<h1>Model report: {html.escape(r.name)}</h1>",
+        f'<p class="muted">Version {html.escape(version)}, trained {html.escape(created)} '
+        f"({html.escape(beyond)}). Report written "
+        f"{dt.datetime.now(dt.UTC).isoformat(timespec='minutes')} by the Fashion-MNIST CNN "
+        "Explorer.</p>",
+    ]
+
+    def section(title: str, body: str) -> None:
+        parts.append(
+            f'<section id="{title.lower().replace(" ", "-")}"><h2>{title}</h2>{body}</section>'
+        )
+
+    section("Intended use", (
+        f"<p>{html.escape(spec.description or r.name)} It classifies 28x28 grey images of a "
+        "single clothing item, light on black, into the ten Fashion-MNIST classes "
+        f"({', '.join(CLASS_NAMES)}). It is a teaching and demonstration model: it was never "
+        "tested on real shop photographs, and its answers on drawings, clip art and photos "
+        "taken by people differ (see Known limits).</p>"
+    ))  # fmt: skip
+    section("Data", (
+        f"<p>Fashion-MNIST (Zalando): {m.get('n_train', 0):,} training images, "
+        f"{m.get('n_val', 0):,} validation images ({html.escape(str(m.get('validation')))}), "
+        f"{len(r.y_true):,} test images, 1,000 of each class. Dataset checksum "
+        f"<code>{html.escape(str(m.get('dataset_checksum', ''))[:16])}</code>"
+        + ("" if m.get("dataset_is_original", True) else " (<b>not</b> the original files)")
+        + ".</p>"
+    ))  # fmt: skip
+    recipe = spec.recipe.__class__(**{
+        k: v for k, v in m.get("recipe", {}).items() if k in spec.recipe.as_dict()
+    })  # fmt: skip
+    section("Training recipe", (
+        f"<p>{html.escape(recipe_in_words(recipe))}</p>"
+        f'<p class="muted">{m.get("params", 0):,} parameters; trained in '
+        f"{m.get('training_seconds', 0):,.0f} s on {html.escape(str(m.get('device')))} "
+        f"({html.escape(str(m.get('backend')))}).</p>"
+    ))  # fmt: skip
+    section("Metrics", _table(
+        ["Metric", "Value", "95% interval"],
+        [["Test accuracy", f"{acc.value:.2%}", f"{acc.low:.2%} to {acc.high:.2%}"],
+         ["Test loss (cross-entropy)", f"{m.get('test_loss', float('nan')):.4f}", ""],
+         ["Expected calibration error", f"{r.reliability.ece:.4f}", ""]]
+        + ([["Tutorial reported accuracy", f"{spec.reported_accuracy:.2%}", ""]]
+           if spec.reported_accuracy else []),
+    ) + '<p class="muted">Intervals: 2,000 bootstrap resamples of the test set.</p>')  # fmt: skip
+    scores = r.scores()
+    recalls = r.recall_intervals
+    section("Per-class results", _table(
+        ["Class", "Precision", "Recall", "Recall 95% interval", "F1"],
+        [[c, f"{s['precision']:.3f}", f"{s['recall']:.3f}",
+          f"{recalls[i].low:.3f} to {recalls[i].high:.3f}", f"{s['f1']:.3f}"]
+         for i, (c, s) in enumerate(scores.items())],
+    ))  # fmt: skip
+    section("Confusion matrix", figure(confusion_figure(r.confusion(), False)))
+    confusions = []
+    for c in top_confusions(r.confusion(), 5):
+        cell = r.cell(c.true, c.predicted)[:6]
+        confusions.append(
+            f'<div class="pair"><div>{html.escape(c.sentence())}</div>'
+            f"{_img(tile(inputs.x_test[cell], cols=6, scale=2), 6 * 56 + 14, c.sentence())}</div>"
+        )
+    section("Top confusions", "".join(confusions)
+            + '<p class="muted">The most confident mistakes of each kind, left to right.</p>')  # fmt: skip
+    cal = r.calibration
+    scaled_ece = (
+        f" Temperature scaling with T = {cal['temperature']:.3f} (fitted on "
+        f"{html.escape(cal['fitted_on'])}) gives an ECE of {cal['ece_scaled']:.4f}; it changes no "
+        "prediction."
+        if cal
+        else ""
+    )
+    covered, threshold = r.coverage.at_accuracy(0.95)
+    section("Calibration", (
+        figure(reliability_figure({r.name: r.reliability}))
+        + f"<p>Expected calibration error {r.reliability.ece:.4f} (15 bins).{scaled_ece} "
+        f"Answering only when at least {threshold:.1%} sure keeps 95% accuracy on "
+        f"{covered:.1%} of the test set.</p>"
+    ))  # fmt: skip
+    sus = np.asarray(inputs.suspect_indices)
+    wrong_on = int((~r.correct[sus]).sum()) if len(sus) else 0
+    keep = np.ones(len(r.correct), bool)
+    keep[sus] = False
+    section("Suspect labels", (
+        f"<p>{len(sus)} test images carry a label that the shipped models, together, find "
+        f"improbable (confident learning). This model is wrong on {wrong_on} of them; without "
+        f"them its accuracy is {r.correct[keep].mean():.2%}.</p>"
+        + (_img(tile(inputs.x_test[sus[:16]], cols=8, scale=2), 8 * 56 + 18,
+                "the most suspect test labels") if len(sus) else "")
+        + '<p class="muted">The 16 most suspect, in order: '
+        + ", ".join(f"#{i} labelled {CLASS_NAMES[r.y_true[i]]}" for i in sus[:16]) + ".</p>"
+    ))  # fmt: skip
+    limits = (
+        "<p>The model learned from product photos: one solid, shaded item in side profile, "
+        "centred, light on black. Pictures people make differ, and accuracy drops:</p>"
+    )
+    if inputs.picture_sets:
+        limits += _table(
+            ["Pictures", "Accuracy"],
+            [[k, f"{v:.1%}"] for k, v in inputs.picture_sets.items()],
+        ) + ('<p class="muted">Measured on test images redrawn the way people draw and upload '
+             "(bench/bench_drawings.py has the full benchmark).</p>")  # fmt: skip
+    section("Known limits", limits)
+    if inputs.other is not None:
+        o = inputs.other
+        test = mcnemar(r.correct, o.correct, r.name, o.name)
+        o_scores = o.scores()
+        section(COMPARISON, (
+            f"<p><b>{html.escape(test.in_words())}</b></p>"
+            + _table(
+                ["", r.name, o.name],
+                [["Test accuracy", f"{acc.value:.2%}", f"{o.accuracy_interval.value:.2%}"],
+                 ["95% interval", f"{acc.low:.2%} to {acc.high:.2%}",
+                  f"{o.accuracy_interval.low:.2%} to {o.accuracy_interval.high:.2%}"],
+                 ["ECE", f"{r.reliability.ece:.4f}", f"{o.reliability.ece:.4f}"]]
+                + [[f"Recall: {c}", f"{s['recall']:.3f}", f"{o_scores[c]['recall']:.3f}"]
+                   for c, s in scores.items()],
+            )
+            + figure(confusion_figure(o.confusion() - r.confusion(), False,
+                                      title=f"{o.name} minus {r.name}", diverging=True))
+        ))  # fmt: skip
+    title = f"Model report: {r.name}"
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title><style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    )
+
+
+def picture_set_accuracy(name: str, model, x_test, y_test, n: int = 200) -> dict[str, float]:
+    """The model's accuracy on n stratified test images as they are, and redrawn as each
+    kind of picture people make (the Known limits section)."""
+    from fmnist_core.data import stratified_subset
+    from fmnist_core.evaluate import predict_probabilities
+    from fmnist_core.predict import reads_drawings
+    from fmnist_core.preprocess import preprocess
+    from fmnist_core.user_pictures import PICTURE_SETS, render_set
+
+    idx = stratified_subset(y_test, n, seed=0)
+    labels = y_test[idx]
+    out = {"product photos (the test set)": float(
+        (predict_probabilities(model, x_test[idx]).argmax(1) == labels).mean())}  # fmt: skip
+    for kind, (_, words) in PICTURE_SETS.items():
+        preps = [preprocess(p) for p in render_set(kind, x_test[idx], seed=1)]
+        probs = predict_probabilities(model, np.stack([p.image for p in preps]))
+        if reads_drawings(name):
+            drawn = np.stack([p.image if p.as_drawn is None else p.as_drawn for p in preps])
+            probs = (probs + predict_probabilities(model, drawn)) / 2
+        out[words] = float((probs.argmax(1) == labels).mean())
+    return out
+
+
+def make_report(ref: str, other_ref: str | None = None, ds=None) -> str:
+    """The report for a model (MODEL or MODEL@VERSION), optionally against a second one."""
+    from fmnist_core.artifacts import ArtifactError, available_artifacts, find_artifact
+    from fmnist_core.data import load_dataset
+    from fmnist_core.label_issues import test_suspects
+    from fmnist_core.versions import split_ref
+
+    ds = ds or load_dataset()
+
+    def results_for(r: str) -> tuple[ModelResults, object]:
+        get_spec(split_ref(r)[0])  # an unknown name fails with the known ones
+        art = find_artifact(r)
+        if art is None:
+            raise ArtifactError(f"{r} is not trained yet: run `python -m fmnist_core train {r}`")
+        return ModelResults.from_artifact(art, ds.y_test), art
+
+    results, art = results_for(ref)
+    other = results_for(other_ref)[0] if other_ref else None
+    shipped, _ = available_artifacts()
+    suspects = test_suspects(ds.y_test, [a.test_probabilities() for a in shipped])
+    sets = picture_set_accuracy(art.name, art.load_model(), ds.x_test, ds.y_test)
+    return build_report(ReportInputs(results, ds.x_test, suspects.indices, sets, other))

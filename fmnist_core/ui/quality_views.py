@@ -1,0 +1,141 @@
+"""The Data quality page's views: suspect labels with a decision per image (kept in the
+shared store), filters by class pair, paging, exports; train/test near-duplicates."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.label_issues import (
+    Duplicates,
+    FinderRequest,
+    Suspects,
+    is_cached,
+    test_suspects,
+    train_test_duplicates,
+    training_suspects,
+)
+from fmnist_core.store import StoreError, current_decisions, record_decision
+from fmnist_core.ui.loaders import dataset_or_stop
+from fmnist_core.ui.version_widgets import session_token
+from fmnist_core.ui.widgets import escape_markdown
+
+PAGE_SIZE = 24
+ANY = "any class"
+CHOICES = ["keep", "relabel", "ambiguous"]
+CHOICE_WORDS = {"keep": "Label is right", "relabel": "Relabel", "ambiguous": "Ambiguous"}
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _training_suspects(checksum: str) -> tuple[Suspects, bool]:
+    suspects, _, cached = training_suspects(dataset_or_stop(), use_cache=True)
+    return suspects, cached
+
+
+def training_suspects_or_compute() -> Suspects | None:
+    """The training set's suspects from the cached (or shipped) k-fold run; when there is
+    none, a button runs it with a progress bar."""
+    ds = dataset_or_stop()
+    if not is_cached(ds.y_train.astype(np.int64), FinderRequest(), ds.checksum):
+        req = FinderRequest()
+        st.info(
+            f"Finding suspect labels trains {req.folds} small models ({req.model}, "
+            f"{req.epochs} epochs each) so that every training image is judged by a model that "
+            "never saw it: a few minutes on a laptop, once per server."
+        )
+        if not st.button("Find suspect labels", type="primary"):
+            return None
+        bar = st.progress(0.0, text="starting")
+
+        def report(fraction: float, message: str) -> None:
+            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+        training_suspects(ds, progress=report)
+        bar.empty()
+    with st.spinner("Ranking suspect labels..."):
+        return _training_suspects(ds.checksum)[0]
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _test_suspects(signature: tuple, _probs: list) -> Suspects:
+    return test_suspects(dataset_or_stop().y_test, _probs)
+
+
+def test_set_suspects(results: dict) -> Suspects:
+    names = sorted(n for n in results if "@" not in n)
+    signature = tuple((n, results[n].manifest.get("created_utc")) for n in names)
+    return _test_suspects(signature, [results[n].probs for n in names])
+
+
+@st.cache_resource(show_spinner="Looking for test images that also sit in the training set...")
+def near_duplicates(checksum: str) -> Duplicates:
+    ds = dataset_or_stop()
+    return train_test_duplicates(ds.x_train, ds.x_test)
+
+
+def reviewer_name() -> str:
+    return st.text_input(
+        "Your name (saved with each decision)", key="reviewer", max_chars=80,
+        placeholder="e.g. Ann",
+    ).strip()  # fmt: skip
+
+
+def class_pair_filter(suspects: Suspects, key: str) -> np.ndarray:
+    """Two pickers, given and suggested class; returns the positions in `suspects` shown."""
+    left, right = st.columns(2)
+    given = left.selectbox("Labelled as", [ANY, *CLASS_NAMES], key=f"{key}_given")
+    suggested = right.selectbox("Looks like", [ANY, *CLASS_NAMES], key=f"{key}_suggested")
+    keep = np.ones(len(suspects), bool)
+    if given != ANY:
+        keep &= suspects.given == CLASS_NAMES.index(given)
+    if suggested != ANY:
+        keep &= suspects.suggested == CLASS_NAMES.index(suggested)
+    return np.flatnonzero(keep)
+
+
+def _decide(split: str, index: int, key: str, suggested: int) -> None:
+    choice = st.session_state.get(key)
+    if choice is None:
+        return
+    try:
+        record_decision(split, index, choice, st.session_state.get("reviewer", ""),
+                        new_label=suggested if choice == "relabel" else None,
+                        session=session_token())  # fmt: skip
+    except StoreError as e:
+        st.session_state["_store_error"] = str(e)
+
+
+def suspect_grid(split: str, suspects: Suspects, images: np.ndarray, shown: np.ndarray, key: str):
+    """One page of suspects: each image with its labels and a decision control."""
+    if err := st.session_state.pop("_store_error", None):
+        st.error(err)
+    if len(shown) == 0:
+        st.caption("No suspect with these classes.")
+        return
+    pages = (len(shown) - 1) // PAGE_SIZE + 1
+    page = 1
+    if pages > 1:
+        page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"{key}_page")
+    decided = current_decisions(split)
+    positions = shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    cols = st.columns(6)
+    for n, pos in enumerate(positions):
+        index = int(suspects.indices[pos])
+        given, suggested = int(suspects.given[pos]), int(suspects.suggested[pos])
+        with cols[n % 6]:
+            st.image(images[index], width=84, output_format="PNG",
+                     caption=f"#{index}: labelled {CLASS_NAMES[given]}, looks like "
+                     f"{CLASS_NAMES[suggested]} ({suspects.scores[pos]:.1%} for its label)")  # fmt: skip
+            widget = f"{key}_decision_{index}"
+            st.segmented_control(
+                "Decision", CHOICES, key=widget, label_visibility="collapsed",
+                format_func=lambda c, s=suggested: f"→ {CLASS_NAMES[s]}" if c == "relabel"
+                else CHOICE_WORDS[c],
+                on_change=_decide, args=(split, index, widget, suggested),
+            )  # fmt: skip
+            if index in decided:
+                d = decided[index]
+                what = (f"relabel → {CLASS_NAMES[d['new_label']]}" if d["decision"] == "relabel"
+                        else d["decision"])  # fmt: skip
+                st.caption(f"{what}, by {escape_markdown(d['reviewer'])}")

@@ -1,0 +1,95 @@
+"""The hand-over report: every model-card section, self-contained, opens in Chromium with no
+network; the CLI's clear messages; the Confusion page offers it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fmnist_core.report import COMPARISON, SECTIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def report_file(real_dataset, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "cnn4.html"
+    run = subprocess.run(
+        [sys.executable, "-m", "fmnist_core", "report", "cnn4", "--vs", "baseline",
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "written to" in run.stdout
+    return out
+
+
+def test_report_has_every_section_and_needs_no_network(report_file, real_dataset):
+    from fmnist_core.artifacts import find_artifact
+    from fmnist_core.results import ModelResults
+    from fmnist_core.significance import mcnemar
+
+    text = report_file.read_text()
+    for title in [*SECTIONS, COMPARISON]:
+        assert f"<h2>{title}</h2>" in text, title
+    # nothing fetched from elsewhere: no external scripts, styles or images
+    assert not re.search(r"""(src|href)=["']https?://""", text)
+    assert "<script src=" not in text
+    assert text.count("data:image/png;base64,") >= 7
+    r = ModelResults.from_artifact(find_artifact("cnn4"), real_dataset.y_test)
+    o = ModelResults.from_artifact(find_artifact("baseline"), real_dataset.y_test)
+    assert mcnemar(r.correct, o.correct, "cnn4", "baseline").in_words() in text
+    acc = r.accuracy_interval
+    assert f"{acc.low:.2%} to {acc.high:.2%}" in text
+
+
+@pytest.mark.browser
+def test_report_opens_offline_in_a_real_browser(report_file, browser, tmp_path):
+    context = browser.new_context(offline=True, viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url))
+    page.goto(report_file.as_uri())
+    for title in [*SECTIONS, COMPARISON]:
+        page.get_by_role("heading", name=title, exact=True).wait_for(timeout=30_000)
+    page.locator(".main-svg").nth(2).wait_for(timeout=30_000)  # plotly drew the figures
+    assert page.locator(".js-plotly-plot").count() >= 3
+    assert all(u.startswith(("file:", "data:", "blob:", "about:")) for u in fetched), fetched
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    context.close()
+
+
+def test_report_cli_messages(tmp_path):
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "fmnist_core", "report", *args],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    bad = run("nosuchmodel", "--out", str(tmp_path / "r.html"))
+    assert bad.returncode == 2 and "Unknown model" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run("cnn4", "--out", str(tmp_path / "no" / "such" / "r.html"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    folder = run("cnn4", "--out", str(tmp_path))
+    assert folder.returncode == 2 and "is a folder" in folder.stderr
+
+
+def test_confusion_page_offers_the_report(real_dataset):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.switch_page("pages/confusion.py").run()
+    assert not at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert any(label.startswith("Report for people who were not here") for label in labels)
+    # the two-model view names the better model with McNemar's test
+    at.toggle(key="cm_compare").set_value(True).run()
+    assert not at.exception
+    texts = [e.value for e in at.success] + [e.value for e in at.info]
+    assert any("p = " in t or "p < 0.001" in t for t in texts)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert any(", against " in label for label in labels)
