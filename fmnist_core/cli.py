@@ -515,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help="a .npy of 60,000 integer labels replacing the training labels")
     p.add_argument("--top", type=int, help="print only the N most suspect")
     p.add_argument("--folds", type=int, default=4)
-    p.add_argument("--epochs", type=int, default=4, help="epochs per fold")
+    p.add_argument("--epochs", type=int, default=8, help="epochs per fold")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-cache", action="store_true", help="train even if cached")
     p.add_argument("--json", action="store_true")

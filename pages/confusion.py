@@ -1,9 +1,11 @@
 """Confusion matrix: where a model goes wrong, with the images behind every cell."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.exports import images_zip
 from fmnist_core.figures.confusion import confusion_figure
 from fmnist_core.gallery import tile
 from fmnist_core.models import display_name
@@ -88,6 +90,17 @@ with right:
         start = (st.number_input(f"Page (of {pages})", 1, pages, 1, key="cm_page") - 1) * PAGE_SIZE
     shown = cell[start : start + PAGE_SIZE]
     image_grid(shown, ds.x_test, [f"#{i} {r.confidence[i]:.0%}" for i in shown])
+    if len(cell):
+        st.download_button(
+            f"These {len(cell)} images (ZIP)",
+            lambda: images_zip(cell, ds.x_test, ds.y_test, r.y_pred, r.confidence),
+            f"{model}-true-{CLASS_NAMES[true_c]}-predicted-{CLASS_NAMES[pred_c]}.zip".replace(
+                "/", "-"
+            ),
+            "application/zip",
+            key="cm_cell_zip",
+            help="Each image as a PNG, with a CSV of its index, true class, prediction and confidence.",
+        )
 
 st.subheader("Precision, recall and F1 per class")
 st.markdown(
@@ -164,12 +177,19 @@ if others and st.toggle("Compare with another model or version", key="cm_compare
         )
 
 st.subheader("Downloads")
-d1, d2, d3 = st.columns(3)
+d1, d2, d3, d4 = st.columns(4)
 d1.download_button(
     "Confusion matrix (CSV)", matrix_csv(cm), f"{model}-confusion-matrix.csv", "text/csv"
 )
 d2.download_button(
     "Misclassified images (CSV)", misclassified_csv(r), f"{model}-misclassified.csv", "text/csv"
+)
+wrong = np.flatnonzero(~r.correct)
+d4.download_button(
+    f"The {len(wrong)} misclassified images (ZIP)",
+    lambda: images_zip(wrong, ds.x_test, ds.y_test, r.y_pred, r.confidence),
+    f"{model}-misclassified-images.zip",
+    "application/zip",
 )
 vs = st.session_state.get("cm_other") if st.session_state.get("cm_compare") else None
 d3.download_button(

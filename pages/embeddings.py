@@ -11,6 +11,7 @@ from fmnist_core.embed import (
     make_request,
 )
 from fmnist_core.embed import nearest_neighbours as nearest
+from fmnist_core.exports import images_zip, sample_across_classes
 from fmnist_core.figures.embeddings import embedding_figure, variance_figure
 from fmnist_core.ui.hover_images import hover_images
 from fmnist_core.ui.loaders import (
@@ -26,6 +27,7 @@ from fmnist_core.ui.version_widgets import name_versions_in_use
 from fmnist_core.ui.widgets import image_grid
 
 METHOD_NAMES = {label: method for method, label in METHOD_LABELS.items()}
+SELECTION_PAGE = 80
 
 run_through_app()
 st.title("Embeddings")
@@ -154,12 +156,31 @@ if rows and images is not None:
         near = nearest(feats, feats[r], 9)
         image_grid(near, images, [f"#{emb.indices[k]} {CLASS_NAMES[emb.labels[k]]}" for k in near])
     else:
-        shown = rows[:80]
-        st.markdown(
-            f"**{len(rows)} selected images**" + (" (the first 80)" if len(rows) > 80 else "")
+        # a sample across every class in the selection, not its first rows (which follow
+        # the order of the classes), in pages
+        ordered = sample_across_classes(rows, emb.labels[rows])
+        present = len(np.unique(emb.labels[rows]))
+        pages = (len(ordered) - 1) // SELECTION_PAGE + 1
+        page = 1
+        head, pick, zip_col = st.columns([3, 1, 1])
+        if pages > 1:
+            page = pick.number_input(f"Page (of {pages})", 1, pages, 1, key="embed_sel_page")
+        head.markdown(
+            f"**{len(rows)} selected images** from {present} "
+            f"{'class' if present == 1 else 'classes'}"
+            + (f", mixed across the classes, {SELECTION_PAGE} a page" if pages > 1 else "")
         )
+        shown = ordered[(page - 1) * SELECTION_PAGE : page * SELECTION_PAGE]
         image_grid(
             shown, images, [f"#{emb.indices[k]} {CLASS_NAMES[emb.labels[k]]}" for k in shown]
+        )
+        test_idx = emb.indices[ordered]
+        zip_col.download_button(
+            "Images (ZIP)",
+            lambda: images_zip(test_idx, ds.x_test, ds.y_test),
+            f"selection-{len(rows)}-images.zip",
+            "application/zip",
+            help="Every selected image as a PNG, with a CSV of its index and class.",
         )
 
 if request.method == "pca" and "explained_variance_ratio" in emb.info:

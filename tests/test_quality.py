@@ -159,3 +159,42 @@ def test_data_quality_page_records_a_decision(real_dataset, isolated_cache):
     # the filter narrows the grid to one class pair
     at.selectbox(key="train_given").set_value("Shirt").run()
     assert not at.exception
+
+
+def test_images_zip_holds_the_images_and_their_table(real_dataset):
+    import csv
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from fmnist_core.exports import images_zip
+
+    idx = np.array([5, 17, 9999])
+    pred = np.zeros(10_000, int)
+    conf = np.full(10_000, 0.25)
+    data = images_zip(idx, real_dataset.x_test, real_dataset.y_test, pred, conf)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = z.namelist()
+        assert names == ["test-00005.png", "test-00017.png", "test-09999.png", "images.csv"]
+        for name, i in zip(names, idx):
+            img = np.asarray(Image.open(io.BytesIO(z.read(name))))
+            np.testing.assert_array_equal(img, real_dataset.x_test[i])
+        rows = list(csv.DictReader(io.StringIO(z.read("images.csv").decode())))
+    from fmnist_core.classes import CLASS_NAMES
+
+    assert [int(r["index"]) for r in rows] == idx.tolist()
+    assert rows[0]["true_class"] == CLASS_NAMES[real_dataset.y_test[5]]
+    assert rows[0]["predicted_class"] == CLASS_NAMES[0] and rows[0]["confidence"] == "0.2500"
+
+
+def test_a_large_selection_is_sampled_across_its_classes():
+    from fmnist_core.exports import sample_across_classes
+
+    rows = np.arange(1425)
+    classes = np.repeat([0, 3, 6, 9], [1000, 300, 100, 25])  # listed class by class
+    order = sample_across_classes(rows, classes)
+    assert sorted(order.tolist()) == rows.tolist()  # every row once
+    first = classes[order[:80]]
+    assert set(first) == {0, 3, 6, 9}  # the first page shows every class
+    assert abs((first == 0).mean() - 1000 / 1425) < 0.1  # in proportion

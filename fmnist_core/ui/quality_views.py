@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.exports import images_zip
 from fmnist_core.label_issues import (
     Duplicates,
     FinderRequest,
@@ -115,8 +116,20 @@ def suspect_grid(split: str, suspects: Suspects, images: np.ndarray, shown: np.n
         return
     pages = (len(shown) - 1) // PAGE_SIZE + 1
     page = 1
+    page_col, zip_col = st.columns([3, 1])
     if pages > 1:
-        page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"{key}_page")
+        page = page_col.number_input(f"Page (of {pages})", 1, pages, 1, key=f"{key}_page")
+    ds = dataset_or_stop()
+    labels = ds.y_train if split == "train" else ds.y_test
+    chosen = suspects.indices[shown]
+    zip_col.download_button(
+        f"These {len(shown)} images (ZIP)",
+        lambda: images_zip(chosen, images, labels, split=split, extra={
+            "suggested_class": [CLASS_NAMES[c] for c in suspects.suggested[shown]],
+            "probability_of_label": [f"{v:.4f}" for v in suspects.scores[shown]],
+        }),
+        f"suspect-{split}-labels.zip", "application/zip", key=f"{key}_zip",
+    )  # fmt: skip
     decided = current_decisions(split)
     positions = shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     cols = st.columns(6)
