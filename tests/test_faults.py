@@ -26,6 +26,7 @@ DATA_PAGES = {
     "pages/embeddings.py",
     "pages/predict.py",
     "pages/inside.py",
+    "pages/quality.py",
 }
 
 
