@@ -22,10 +22,11 @@ from fmnist_core.ui.loaders import dataset_or_stop
 from fmnist_core.ui.version_widgets import session_token
 from fmnist_core.ui.widgets import escape_markdown
 
-PAGE_SIZE = 24
+PAGE_SIZE = 16
+COLUMNS = 4
 ANY = "any class"
 CHOICES = ["keep", "relabel", "ambiguous"]
-CHOICE_WORDS = {"keep": "Label is right", "relabel": "Relabel", "ambiguous": "Ambiguous"}
+CHOICE_WORDS = {"keep": "Right", "relabel": "Relabel", "ambiguous": "Unsure"}
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -132,17 +133,21 @@ def suspect_grid(split: str, suspects: Suspects, images: np.ndarray, shown: np.n
     )  # fmt: skip
     decided = current_decisions(split)
     positions = shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    cols = st.columns(6)
+    cols = st.columns(COLUMNS)
     for n, pos in enumerate(positions):
         index = int(suspects.indices[pos])
         given, suggested = int(suspects.given[pos]), int(suspects.suggested[pos])
-        with cols[n % 6]:
-            st.image(images[index], width=84, output_format="PNG",
+        score = float(suspects.scores[pos])
+        belief = f"{score:.1%}" if score >= 0.001 else "under 0.1%"
+        with cols[n % COLUMNS]:
+            st.image(images[index], width=112, output_format="PNG",
                      caption=f"#{index}: labelled {CLASS_NAMES[given]}, looks like "
-                     f"{CLASS_NAMES[suggested]} ({suspects.scores[pos]:.1%} for its label)")  # fmt: skip
+                     f"{CLASS_NAMES[suggested]} (its label: {belief})")  # fmt: skip
             widget = f"{key}_decision_{index}"
             st.segmented_control(
                 "Decision", CHOICES, key=widget, label_visibility="collapsed",
+                help="Right: the label stands. Relabel: it should be the class shown. "
+                "Unsure: even a person cannot tell.",
                 format_func=lambda c, s=suggested: f"→ {CLASS_NAMES[s]}" if c == "relabel"
                 else CHOICE_WORDS[c],
                 on_change=_decide, args=(split, index, widget, suggested),
