@@ -124,14 +124,17 @@ def gradcam(inspector: Inspector, images, classes=None, layer: str | None = None
     return np.stack([_to_unit(_resize(cam)) for cam in cams])
 
 
-def attribution(inspector: Inspector, images, classes=None, method: str = FAITHFUL_METHOD):
-    """The map `method` names (see METHODS) for each image and class."""
+def attribution(
+    inspector: Inspector, images, classes=None, method: str = FAITHFUL_METHOD, layer=None
+):
+    """The map `method` names (see METHODS) for each image and class (`layer`: Grad-CAM's
+    convolution, default the last)."""
     if method == "gradient_x_input":
         return gradient_x_input(inspector, images, classes)
     if method == "integrated_gradients":
         return integrated_gradients(inspector, images, classes)
     if method == "gradcam":
-        return gradcam(inspector, images, classes)
+        return gradcam(inspector, images, classes, layer)
     raise InsideError(f"Unknown attribution method {method!r}; known: {', '.join(METHODS)}.")
 
 
@@ -187,12 +190,14 @@ def faithfulness(
     fraction: float = 0.2,
     random_draws: int = 5,
     seed: int = 0,
+    layer: str | None = None,
 ) -> Faithfulness:
-    """The faithfulness test above, for the predicted class of each image."""
+    """The faithfulness test above, for the predicted class of each image (`layer`:
+    Grad-CAM's convolution)."""
     x = as_batch(images)[..., 0]
     probs = inspector.probabilities(x)
     cls = probs.argmax(axis=1)
-    maps = attribution(inspector, x, cls, method)
+    maps = attribution(inspector, x, cls, method, layer)
     rng = np.random.default_rng(seed)
     blanked = [blank_top(img, m, fraction) for img, m in zip(x, maps)]
     for _ in range(random_draws):

@@ -394,6 +394,42 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quiz_results(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from fmnist_core import quiz
+    from fmnist_core.classes import CLASS_NAMES
+    from fmnist_core.data import load_dataset
+
+    ds = load_dataset()
+    res = quiz.class_results(args.code, ds.y_test)
+    scores = res.scores(ds.y_test)
+    per_image = res.per_image(ds.y_test)
+    report = {
+        "code": res.code,
+        "images": [int(i) for i in res.images],
+        "finished": len(res.names),
+        "in_progress": res.in_progress,
+        "human_baseline": quiz.HUMAN_BASELINE,
+        "people": [{"name": n, "score": round(float(s), 4), "answers": [int(a) for a in row]}
+                   for n, s, row in zip(res.names, scores, res.answers)],
+        "per_image": [None if np.isnan(v) else round(float(v), 4) for v in per_image],
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"quiz {res.code}: {len(res.names)} finished, {res.in_progress} still answering")
+    if len(scores):
+        print(f"  class mean {scores.mean():.0%}, median {np.median(scores):.0%}; "
+              f"people in Zalando's study {quiz.HUMAN_BASELINE:.1%}")  # fmt: skip
+        for n, s in sorted(zip(res.names, scores), key=lambda t: -t[1]):
+            print(f"  {s:5.0%}  {n}")
+        hardest = int(np.nanargmin(per_image))
+        print(f"  hardest: test image #{res.images[hardest]} "
+              f"({CLASS_NAMES[ds.y_test[res.images[hardest]]]}), {per_image[hardest]:.0%} right")  # fmt: skip
+    return 0
+
+
 def cmd_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -526,6 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vs", help="a second model to compare with")
     p.add_argument("--out", required=True, help="the HTML file to write")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("quiz-results", help="every finished result of a classroom quiz")
+    p.add_argument("code", help="the quiz code")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_quiz_results)
 
     p = sub.add_parser("embed", help="2-D or 3-D embedding of test images, as CSV")
     p.add_argument(

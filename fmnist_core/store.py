@@ -1,5 +1,5 @@
-"""What the app keeps for people: review decisions on suspect labels (and, later, quiz
-answers), in one database: SQLite under the cache folder by default, PostgreSQL (or any
+"""What the app keeps for people: review decisions on suspect labels and quiz answers, in
+one database: SQLite under the cache folder by default, PostgreSQL (or any
 SQLAlchemy URL) when FMNIST_DATABASE_URL is set, so several app servers share one store.
 
 Every write is one transaction. SQLite runs in WAL mode with a busy timeout, so concurrent
@@ -38,6 +38,32 @@ label_decisions = sa.Table(
     sa.Column("session", sa.String(64), nullable=False, default=""),
     sa.Column("decided_utc", sa.String(32), nullable=False),
     sa.Index("ix_label_decisions_image", "split", "image_index"),
+)
+
+
+quiz_participants = sa.Table(
+    "quiz_participants",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # a random token: the resume key
+    sa.Column("code", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("started_utc", sa.String(32), nullable=False),
+    sa.Index("ix_quiz_participants_code", "code"),
+)
+quiz_answers = sa.Table(
+    "quiz_answers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("participant", sa.String(32), sa.ForeignKey("quiz_participants.id"), nullable=False),
+    sa.Column("code", sa.String(32), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # 0-19: which question
+    sa.Column("image_index", sa.Integer, nullable=False),
+    sa.Column("answer", sa.Integer, nullable=False),
+    sa.Column("correct", sa.Boolean, nullable=False),
+    sa.Column("answered_utc", sa.String(32), nullable=False),
+    # one answer per question: a double click or a resent message cannot count twice
+    sa.UniqueConstraint("participant", "position", name="uq_quiz_answer_once"),
+    sa.Index("ix_quiz_answers_code", "code"),
 )
 
 
@@ -148,3 +174,56 @@ def decisions_csv(split: str, given_labels=None) -> str:
         new = "" if row["new_label"] is None else CLASS_NAMES[row["new_label"]]
         w.writerow([split, index, given, row["decision"], new, row["reviewer"], row["decided_utc"]])
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- the quiz
+
+
+def add_participant(participant: str, code: str, name: str) -> None:
+    try:
+        with engine().begin() as conn:
+            conn.execute(quiz_participants.insert().values(
+                id=participant, code=code, name=name[:80], started_utc=_now()))  # fmt: skip
+    except sa.exc.SQLAlchemyError as e:
+        raise StoreError(f"Could not start the quiz: {e}") from e
+
+
+def participant(participant_id: str) -> dict | None:
+    query = sa.select(quiz_participants).where(quiz_participants.c.id == participant_id)
+    with engine().connect() as conn:
+        row = conn.execute(query).first()
+    return row._asdict() if row else None
+
+
+def record_answer(
+    participant_id: str, code: str, position: int, image_index: int, answer: int, correct: bool
+) -> bool:
+    """Store one answer in its own transaction; False if that question was answered before
+    (the first answer stands)."""
+    row = dict(participant=participant_id, code=code, position=int(position),
+               image_index=int(image_index), answer=int(answer), correct=bool(correct),
+               answered_utc=_now())  # fmt: skip
+    try:
+        with engine().begin() as conn:
+            conn.execute(quiz_answers.insert().values(**row))
+        return True
+    except sa.exc.IntegrityError:
+        return False
+    except sa.exc.SQLAlchemyError as e:
+        raise StoreError(f"The answer was not saved: {e}") from e
+
+
+def answers_of(participant_id: str) -> dict[int, dict]:
+    """A participant's answers by question position."""
+    query = sa.select(quiz_answers).where(quiz_answers.c.participant == participant_id)
+    with engine().connect() as conn:
+        return {row.position: row._asdict() for row in conn.execute(query)}
+
+
+def quiz_rows(code: str) -> tuple[list[dict], list[dict]]:
+    """Everyone who took the quiz `code`, and every answer given in it."""
+    people = sa.select(quiz_participants).where(quiz_participants.c.code == code)
+    answers = sa.select(quiz_answers).where(quiz_answers.c.code == code).order_by(quiz_answers.c.id)
+    with engine().connect() as conn:
+        return ([r._asdict() for r in conn.execute(people)],
+                [r._asdict() for r in conn.execute(answers)])  # fmt: skip

@@ -81,7 +81,14 @@ for col, name in zip(st.columns(len(views)), views):
         st.markdown(f"**{name}**")
         other = ins if name == first else inspector_or_none(artifacts[name])
         if other is not None:
-            show_where_it_looked(artifacts[name], other, image)
+            convs = [c.name for c in other.conv_layers]
+            layer = st.selectbox(
+                "Grad-CAM on the convolution", convs, index=len(convs) - 1,
+                key=f"inside_cam_{name}",
+                help="Grad-CAM weighs one convolution's maps; the last one (the default) sees "
+                "the largest parts of the image, earlier ones finer detail.",
+            )  # fmt: skip
+            show_where_it_looked(artifacts[name], other, image, layer)
 
 st.subheader("Feature maps")
 maps_col, big_col = st.columns([3, 2])

@@ -57,6 +57,31 @@ def real_source_dir(real_dataset) -> Path:
     return real_dataset.source.location
 
 
+POSTGRES_URL = os.environ.get("FMNIST_TEST_DATABASE_URL", "")
+REQUIRE_POSTGRES = os.environ.get("FMNIST_REQUIRE_POSTGRES", "") not in ("", "0")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path, monkeypatch) -> str:
+    """The store on a fresh SQLite file under a private cache, then on a real PostgreSQL
+    (FMNIST_TEST_DATABASE_URL; CI starts one, see .ci/run), emptied first."""
+    from fmnist_core import store
+
+    monkeypatch.setenv("FMNIST_CACHE_DIR", str(tmp_path / "cache"))
+    if request.param == "sqlite":
+        monkeypatch.delenv("FMNIST_DATABASE_URL", raising=False)
+    else:
+        if not POSTGRES_URL:
+            if REQUIRE_POSTGRES:
+                pytest.fail("FMNIST_REQUIRE_POSTGRES is set but FMNIST_TEST_DATABASE_URL is not")
+            pytest.skip("no PostgreSQL: set FMNIST_TEST_DATABASE_URL (CI does)")
+        monkeypatch.setenv("FMNIST_DATABASE_URL", POSTGRES_URL)
+        store.metadata.drop_all(store.engine())
+    store._engine.cache_clear()  # the next engine() creates the tables afresh
+    yield request.param
+    store._engine.cache_clear()
+
+
 @pytest.fixture()
 def isolated_cache(tmp_path, monkeypatch) -> Path:
     """A fresh, empty cache folder for this test only."""

@@ -34,19 +34,22 @@ def inspector_or_none(art: Artifact) -> Inspector | None:
         return None
 
 
-@st.cache_resource(show_spinner=False, max_entries=24)
-def _faithfulness(ref: str, path: str, created: str | None, _ins: Inspector, _x, _y) -> dict:
-    images = _x[faithfulness_images(_y)]
-    return {m: faithfulness(_ins, images, m) for m in (FAITHFUL_METHOD, "gradcam")}
+@st.cache_resource(show_spinner=False, max_entries=48)
+def _faithfulness(ref: str, path: str, created, method: str, layer, _ins, _x, _y):
+    return faithfulness(_ins, _x[faithfulness_images(_y)], method, layer=layer)
 
 
-def measured_faithfulness(art: Artifact, ins: Inspector) -> dict:
-    """Both maps' faithfulness on 200 test images, measured once per server and version."""
+def measured_faithfulness(art: Artifact, ins: Inspector, layer: str | None = None) -> dict:
+    """The faithful map's and Grad-CAM's (on `layer`) faithfulness on 200 test images,
+    measured once per server, version and layer."""
     ds = dataset_or_stop()
+    created = art.manifest.get("created_utc")
     with st.spinner(f"Measuring how faithful {art.name}'s maps are on 200 test images..."):
-        return _faithfulness(
-            art.ref, str(art.path), art.manifest.get("created_utc"), ins, ds.x_test, ds.y_test
-        )
+        return {
+            m: _faithfulness(art.ref, str(art.path), created, m, layer if m == "gradcam" else None,
+                             ins, ds.x_test, ds.y_test)
+            for m in (FAITHFUL_METHOD, "gradcam")
+        }  # fmt: skip
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -83,7 +86,7 @@ def show_where_it_looked(art: Artifact, ins: Inspector, image: np.ndarray, layer
         name = f"{view.class_name} {view.probability:.1%}"
         captions += [f"{name}: where it looked", f"{name}: Grad-CAM"]
     st.image(pictures, caption=captions, width=112, output_format="PNG")
-    rates = measured_faithfulness(art, ins)
+    rates = measured_faithfulness(art, ins, ex.gradcam_layer)
     faithful, cam = rates[FAITHFUL_METHOD], rates["gradcam"]
     st.caption(
         f"**Where it looked** ({METHODS[FAITHFUL_METHOD]}): red pixels push the model towards "

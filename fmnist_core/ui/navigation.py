@@ -82,4 +82,11 @@ PAGES = [
         "feature maps, first-layer filters and the arithmetic of one value, and which pixels "
         "decided the answer, with how far each map can be trusted.",
     ),
+    PageInfo(
+        "pages/quiz.py",
+        "Quiz",
+        ":material/quiz:",
+        "Label twenty test images yourself and see how the CNNs did on the same ones; the "
+        "teacher's class view shows everyone's scores and the images the class found hardest.",
+    ),
 ]

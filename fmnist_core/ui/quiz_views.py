@@ -1,0 +1,184 @@
+"""The Quiz page's views: start or resume, one question at a time, the person's result
+against the models, and the class view (live while people finish)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from fmnist_core import quiz
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.figures.confusion import confusion_figure
+from fmnist_core.figures.quiz import class_histogram, you_against_models
+from fmnist_core.gallery import upscale
+from fmnist_core.store import StoreError
+from fmnist_core.ui.loaders import dataset_or_stop, trained_results
+from fmnist_core.ui.widgets import escape_markdown
+
+TOKEN = "quiz_participant"
+
+
+def current_progress() -> quiz.Progress | None:
+    """This tab's quiz, from the session or the link (?p=...): a refreshed or reopened tab
+    resumes where it was."""
+    token = st.session_state.get(TOKEN) or st.query_params.get("p")
+    if not token:
+        return None
+    try:
+        found = quiz.progress(token, dataset_or_stop().y_test)
+    except StoreError as e:
+        st.error(str(e))
+        return None
+    if found is None:
+        st.query_params.pop("p", None)
+        st.session_state.pop(TOKEN, None)
+        return None
+    st.session_state[TOKEN] = token
+    if st.query_params.get("p") != token:
+        st.query_params["p"] = token
+        st.query_params["quiz"] = found.code
+    return found
+
+
+def start_form() -> None:
+    st.markdown(
+        "Label twenty test images yourself, one click each, then see how the CNNs did on the "
+        "same ones. Everyone with the same quiz code gets the same images."
+    )
+    if "quiz_code" not in st.session_state:  # a shared link (?quiz=...) fills in the code
+        st.session_state["quiz_code"] = st.query_params.get("quiz", "")
+    name_col, code_col = st.columns(2)
+    name = name_col.text_input("Your name", max_chars=80, key="quiz_name")
+    code = code_col.text_input(
+        "Quiz code (from your teacher)", max_chars=32, key="quiz_code", placeholder="e.g. class-7b"
+    )
+    clicked = st.button("Start the quiz", type="primary", key="quiz_start")
+    if clicked:
+        try:
+            token = quiz.start(code, name)
+        except (quiz.QuizError, StoreError) as e:
+            st.error(str(e))
+            return
+        st.session_state[TOKEN] = token
+        st.query_params["p"] = token
+        st.query_params["quiz"] = quiz.normalise_code(code)
+        st.rerun()
+
+
+def _answer(position: int, answered: int) -> None:
+    y_test = dataset_or_stop().y_test
+    p = quiz.progress(st.session_state[TOKEN], y_test)
+    if p is not None:
+        try:
+            quiz.answer(p, position, answered, y_test)
+        except StoreError as e:
+            st.session_state["_quiz_error"] = str(e)
+
+
+def question(p: quiz.Progress) -> None:
+    ds = dataset_or_stop()
+    position = p.next_position
+    done = len(p.answers)
+    st.progress(done / quiz.QUESTIONS, text=f"Question {done + 1} of {quiz.QUESTIONS}")
+    if err := st.session_state.pop("_quiz_error", None):
+        st.error(err)
+    left, right = st.columns([2, 3])
+    left.image(upscale(ds.x_test[p.images[position]], 10), width=280,
+               caption="What is it?", output_format="PNG")  # fmt: skip
+    with right:
+        st.markdown(f"**{escape_markdown(p.name)}**, quiz `{p.code}`: click the class.")
+        for row in (range(0, 5), range(5, 10)):
+            cols = st.columns(5)
+            for col, c in zip(cols, row):
+                col.button(CLASS_NAMES[c], key=f"quiz_answer_{c}", on_click=_answer,
+                           args=(position, c), width="stretch")  # fmt: skip
+        st.caption(
+            "People in Zalando's study got 83.5% of these right. Take your time: the image "
+            "is all the models get too."
+        )
+
+
+def result(p: quiz.Progress) -> None:
+    ds = dataset_or_stop()
+    right = p.correct(ds.y_test)
+    score = float(right.mean())
+    results = trained_results()
+    models = quiz.model_scores(results, p.images, ds.y_test)
+    st.success(
+        f"**{escape_markdown(p.name)}, you got {int(right.sum())} of {quiz.QUESTIONS} right "
+        f"({score:.0%}).** People in Zalando's study got {quiz.HUMAN_BASELINE:.1%}; the best "
+        f"model here got {max(models.values()):.0%} of the same images."
+    )
+    st.plotly_chart(you_against_models(score, models, quiz.HUMAN_BASELINE), width="stretch")
+    wrong = [i for i in range(quiz.QUESTIONS) if not right[i]]
+    st.markdown(f"**The {len(wrong)} you got wrong**" if wrong else "**You got every one right.**")
+    if wrong:
+        st.image([ds.x_test[p.images[i]] for i in wrong], width=84, output_format="PNG",
+                 caption=[f"{CLASS_NAMES[ds.y_test[p.images[i]]]}; you said "
+                          f"{CLASS_NAMES[p.answers[i]]}" for i in wrong])  # fmt: skip
+    fooled = []
+    for i, index in enumerate(p.images):
+        wrong_models = [n for n, r in results.items() if r.y_pred[index] != ds.y_test[index]]
+        if wrong_models:
+            fooled.append((i, index, wrong_models))
+    st.markdown(f"**{len(fooled)} images fooled at least one model**")
+    if fooled:
+        st.image([ds.x_test[index] for _, index, _ in fooled], width=84, output_format="PNG",
+                 caption=[f"{CLASS_NAMES[ds.y_test[index]]}: {len(w)} of {len(results)} models "
+                          "wrong" for _, index, w in fooled])  # fmt: skip
+    if st.button("Take another quiz"):
+        st.session_state.pop(TOKEN, None)
+        st.query_params.pop("p", None)
+        st.rerun()
+
+
+def class_view(code: str) -> None:
+    """Every finished result of the quiz, with the models on the same images."""
+    ds = dataset_or_stop()
+    try:
+        res = quiz.class_results(code, ds.y_test)
+    except (quiz.QuizError, StoreError) as e:
+        st.error(str(e))
+        return
+    results = trained_results()
+    models = quiz.model_scores(results, res.images, ds.y_test)
+    scores = res.scores(ds.y_test)
+    waiting = f"; {res.in_progress} still answering" if res.in_progress else ""
+    if not len(scores):
+        st.info(f"Nobody has finished quiz `{res.code}` yet{waiting}.")
+        return
+    st.markdown(
+        f"**Quiz `{res.code}`: {len(scores)} finished{waiting}.** The class averaged "
+        f"{scores.mean():.0%} (median {np.median(scores):.0%}); people in Zalando's study "
+        f"{quiz.HUMAN_BASELINE:.1%}; the best model {max(models.values()):.0%}."
+    )
+    st.plotly_chart(class_histogram(scores, models, quiz.HUMAN_BASELINE), width="stretch")
+    per_image = res.per_image(ds.y_test)
+    hardest = np.argsort(per_image, kind="stable")[:5]
+    st.markdown("**The images the class found hardest**")
+    captions = []
+    for i in hardest:
+        answer, count = res.most_common_answer(int(i))
+        truth = CLASS_NAMES[ds.y_test[res.images[i]]]
+        captions.append(f"{truth}: {per_image[i]:.0%} right; most said {CLASS_NAMES[answer]} "
+                        f"({count})")  # fmt: skip
+    st.image([ds.x_test[res.images[i]] for i in hardest], width=96, caption=captions,
+             output_format="PNG")  # fmt: skip
+    best = max(models, key=models.get)
+    truth = ds.y_test[res.images]
+    model_cm = np.zeros((10, 10), int)
+    np.add.at(model_cm, (truth, results[best].y_pred[res.images]), 1)
+    left, right = st.columns(2)
+    cfg = {"displayModeBar": False}
+    left.plotly_chart(confusion_figure(res.confusion(ds.y_test), False, title="The class's answers"),
+                      config=cfg, key="quiz_class_cm")  # fmt: skip
+    right.plotly_chart(confusion_figure(model_cm, False, title=f"{best} on the same images"),
+                       config=cfg, key="quiz_model_cm")  # fmt: skip
+    st.dataframe(
+        [{"Name": n, "Score": f"{s:.0%}"} for n, s in zip(res.names, scores)],
+        hide_index=True, width="content",
+    )  # fmt: skip
+    st.download_button(
+        "Every answer (CSV)", quiz.results_csv(res.code, ds.y_test), f"quiz-{res.code}.csv",
+        "text/csv", key="quiz_csv",
+    )  # fmt: skip

@@ -1,0 +1,37 @@
+"""Quiz: people against the models on the same twenty test images, and a class view."""
+
+import streamlit as st
+
+from fmnist_core.ui.loaders import dataset_or_stop
+from fmnist_core.ui.quiz_views import class_view, current_progress, question, result, start_form
+from fmnist_core.ui.streamlit_patches import run_through_app
+
+run_through_app()
+st.title("Quiz: you against the models")
+dataset_or_stop()
+take, teacher = st.tabs(["Take the quiz", "Class view"])
+
+with take:
+    progress = current_progress()
+    if progress is None:
+        start_form()
+    elif not progress.finished:
+        question(progress)
+    else:
+        result(progress)
+
+with teacher:
+    code = st.text_input(
+        "Quiz code", value=st.query_params.get("quiz", ""), key="class_code", max_chars=32,
+        help="Every result of this code, updated as people finish.",
+    )  # fmt: skip
+    live = st.toggle("Update every 5 seconds", value=True, key="class_live")
+
+    @st.fragment(run_every=5 if live else None)
+    def live_view() -> None:
+        if code:
+            class_view(code)
+        else:
+            st.info("Type the quiz code your class uses to see everyone's results.")
+
+    live_view()
