@@ -1,5 +1,9 @@
 """Fashion-MNIST CNN explorer: the navigation, nothing else."""
 
+# Imported here, before sessions run pages side by side: thirty sessions importing pandas
+# for the first time at once raised "partially initialized module 'pandas'" (bench_quiz.py).
+import pandas  # noqa: F401
+import plotly.graph_objects  # noqa: F401
 import streamlit as st
 
 from fmnist_core.ui.navigation import PAGES

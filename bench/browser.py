@@ -59,12 +59,17 @@ def peak_memory_mib(pid: int) -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
 
 
-def print_load_results(actions_ms, errors, label: str = "action latency") -> None:
+def print_load_results(
+    actions_ms,
+    errors,
+    label: str = "action latency",
+    what: str = "uploads and drawings, each answered by every model",
+) -> None:
     """The load tests' common lines: completed actions, errors (first ten), latency."""
     import numpy as np
 
     lat = np.asarray(actions_ms, dtype=float)
-    print(f"actions completed: {len(lat)} (uploads and drawings, each answered by every model)")
+    print(f"actions completed: {len(lat)} ({what})")
     print(f"errors: {len(errors)}")
     for e in errors[:10]:
         print("   ", e)

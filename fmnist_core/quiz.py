@@ -41,9 +41,26 @@ def normalise_code(code: str) -> str:
     return code
 
 
+_IMAGES: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # code -> (labels used, images)
+
+
 def quiz_images(code: str, y_test: np.ndarray) -> np.ndarray:
-    """The 20 test indices of quiz `code`: two of each class, in a shuffled order."""
-    seed = int.from_bytes(hashlib.blake2b(normalise_code(code).encode(), digest_size=8).digest())
+    """The 20 test indices of quiz `code`: two of each class, in a shuffled order (worked out
+    once per code and label array: every answer of every student asks for them)."""
+    code = normalise_code(code)
+    kept = _IMAGES.get(code)
+    if kept is not None and kept[0] is y_test:
+        return kept[1]
+    images = _draw_images(code, y_test)
+    images.flags.writeable = False  # shared between sessions
+    if len(_IMAGES) > 1000:
+        _IMAGES.clear()
+    _IMAGES[code] = (y_test, images)
+    return images
+
+
+def _draw_images(code: str, y_test: np.ndarray) -> np.ndarray:
+    seed = int.from_bytes(hashlib.blake2b(code.encode(), digest_size=8).digest())
     rng = np.random.default_rng(seed)
     picks = np.concatenate([
         rng.choice(np.flatnonzero(y_test == c), PER_CLASS, replace=False) for c in range(NUM_CLASSES)
@@ -89,9 +106,10 @@ class Progress:
         return np.array([self.answers[p] == y_test[self.images[p]] for p in sorted(self.answers)])
 
 
-def progress(participant_id: str, y_test: np.ndarray) -> Progress | None:
-    """Where a participant is (None for an unknown token): the quiz resumes from here."""
-    who = store.participant(participant_id)
+def progress(participant_id: str, y_test: np.ndarray, who: dict | None = None) -> Progress | None:
+    """Where a participant is (None for an unknown token): the quiz resumes from here.
+    `who`: the participant's row when the caller kept it (it never changes)."""
+    who = who or store.participant(participant_id)
     if who is None:
         return None
     answers = {p: row["answer"] for p, row in store.answers_of(participant_id).items()}

@@ -9,20 +9,17 @@ from fmnist_core.ui.streamlit_patches import run_through_app
 run_through_app()
 st.title("Quiz: you against the models")
 dataset_or_stop()
-take, teacher = st.tabs(["Take the quiz", "Class view"])
+# one view at a time (tabs would compute the class view on every answer of every student)
+view = st.segmented_control(
+    "View", ["Take the quiz", "Class view"], default="Take the quiz", key="quiz_view",
+    label_visibility="collapsed",
+)  # fmt: skip
 
-with take:
-    progress = current_progress()
-    if progress is None:
-        start_form()
-    elif not progress.finished:
-        question(progress)
-    else:
-        result(progress)
-
-with teacher:
+if view == "Class view":
+    if "class_code" not in st.session_state:  # the code of this tab's quiz, if any
+        st.session_state["class_code"] = st.query_params.get("quiz", "")
     code = st.text_input(
-        "Quiz code", value=st.query_params.get("quiz", ""), key="class_code", max_chars=32,
+        "Quiz code", key="class_code", max_chars=32,
         help="Every result of this code, updated as people finish.",
     )  # fmt: skip
     live = st.toggle("Update every 5 seconds", value=True, key="class_live")
@@ -35,3 +32,11 @@ with teacher:
             st.info("Type the quiz code your class uses to see everyone's results.")
 
     live_view()
+else:
+    progress = current_progress()
+    if progress is None:
+        start_form()
+    elif not progress.finished:
+        question(progress)
+    else:
+        result(progress)

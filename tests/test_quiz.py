@@ -139,10 +139,12 @@ def test_the_whole_quiz_and_the_class_view_in_apptest(database, real_dataset):
     assert r"\*\*Ann\*\* \<i\>x\</i\>" in verdict  # the name as typed, not as markup
     captions = [c for img in at.image for c in img.captions]
     assert sum("you said" in c for c in captions) == 5
-    at.text_input(key="class_code").input("class-7b").run()
+    at.segmented_control(key="quiz_view").set_value("Class view").run()
+    assert at.text_input(key="class_code").value == "class-7b"  # this tab's quiz
     assert not at.exception
     assert any("Quiz `class-7b`: 1 finished." in m.value for m in at.markdown)
     bad = AppTest.from_file(PAGE, default_timeout=240).run()
+    bad.segmented_control(key="quiz_view").set_value("Class view").run()
     bad.text_input(key="class_code").input("no/such code").run()
     assert any("quiz code is 3 to 32" in e.value for e in bad.error)
 
@@ -192,7 +194,7 @@ def test_a_whole_quiz_in_a_real_browser(streamlit_url, page, real_dataset, tmp_p
         page.get_by_role("button", name=CLASS_NAMES[answer], exact=True).click()
     page.get_by_text("Grace, you got 15 of 20 right (75%)").wait_for(timeout=60_000)
     assert "p=" in page.url and f"quiz={code}" in page.url  # a refresh resumes this quiz
-    page.get_by_role("tab", name="Class view").click()
+    page.get_by_role("radio", name="Class view").click()
     page.get_by_text(f"Quiz `{code}`".replace("`", "")).first.wait_for(timeout=60_000)
     page.get_by_text("1 finished").first.wait_for(timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0

@@ -45,11 +45,18 @@ def _dataset(data_dir: str | None) -> Dataset:
     return load_dataset(data_dir)
 
 
+_LOADED: dict[str | None, Dataset] = {}  # once loaded, no spinner (a tenth of a quiz answer)
+
+
 def dataset_or_stop() -> Dataset:
     """The dataset, or a clear message with how to get it and the page stops there."""
+    where = os.environ.get("FMNIST_DATA_DIR") or None
+    if where in _LOADED:
+        return _LOADED[where]
     try:
         with st.spinner("Loading Fashion-MNIST (the first time it may download about 30 MB)..."):
-            return _dataset(os.environ.get("FMNIST_DATA_DIR") or None)
+            _LOADED[where] = _dataset(where)
+            return _LOADED[where]
     except DatasetError as e:
         st.error("**The Fashion-MNIST dataset is not available.**")
         st.markdown(str(e).replace(HOW_TO_GET, "").strip())

@@ -10,12 +10,13 @@ from fmnist_core import quiz
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.figures.confusion import confusion_figure
 from fmnist_core.figures.quiz import class_histogram, you_against_models
-from fmnist_core.gallery import upscale
+from fmnist_core.heatmaps import png_bytes
 from fmnist_core.store import StoreError
 from fmnist_core.ui.loaders import dataset_or_stop, trained_results
 from fmnist_core.ui.widgets import escape_markdown
 
 TOKEN = "quiz_participant"
+WHO = "quiz_who"  # the participant's row (name, code), read once per session
 
 
 def current_progress() -> quiz.Progress | None:
@@ -24,8 +25,13 @@ def current_progress() -> quiz.Progress | None:
     token = st.session_state.get(TOKEN) or st.query_params.get("p")
     if not token:
         return None
+    who = st.session_state.get(WHO)
+    if who is not None and who["id"] != token:
+        who = None
     try:
-        found = quiz.progress(token, dataset_or_stop().y_test)
+        found = quiz.progress(token, dataset_or_stop().y_test, who)
+        if found is not None and who is None:
+            st.session_state[WHO] = {"id": token, "code": found.code, "name": found.name}
     except StoreError as e:
         st.error(str(e))
         return None
@@ -43,7 +49,8 @@ def current_progress() -> quiz.Progress | None:
 def start_form() -> None:
     st.markdown(
         "Label twenty test images yourself, one click each, then see how the CNNs did on the "
-        "same ones. Everyone with the same quiz code gets the same images."
+        "same ones. Everyone with the same quiz code gets the same images; the **Class view** "
+        "shows everyone's results."
     )
     if "quiz_code" not in st.session_state:  # a shared link (?quiz=...) fills in the code
         st.session_state["quiz_code"] = st.query_params.get("quiz", "")
@@ -65,33 +72,37 @@ def start_form() -> None:
         st.rerun()
 
 
-def _answer(position: int, answered: int) -> None:
-    y_test = dataset_or_stop().y_test
-    p = quiz.progress(st.session_state[TOKEN], y_test)
-    if p is not None:
-        try:
-            quiz.answer(p, position, answered, y_test)
-        except StoreError as e:
-            st.session_state["_quiz_error"] = str(e)
+def _answer(p: quiz.Progress, position: int, answered: int) -> None:
+    """One click: one stored answer (a second click on the same question changes nothing)."""
+    try:
+        quiz.answer(p, position, answered, dataset_or_stop().y_test)
+    except StoreError as e:
+        st.session_state["_quiz_error"] = str(e)
+
+
+@st.cache_resource(show_spinner=False, max_entries=400)
+def _question_png(index: int) -> bytes:
+    """A test image enlarged with square pixels, encoded once per server (30 people see the
+    same 20 images)."""
+    return png_bytes(dataset_or_stop().x_test[index], scale=10)
 
 
 def question(p: quiz.Progress) -> None:
-    ds = dataset_or_stop()
     position = p.next_position
     done = len(p.answers)
     st.progress(done / quiz.QUESTIONS, text=f"Question {done + 1} of {quiz.QUESTIONS}")
     if err := st.session_state.pop("_quiz_error", None):
         st.error(err)
     left, right = st.columns([2, 3])
-    left.image(upscale(ds.x_test[p.images[position]], 10), width=280,
-               caption="What is it?", output_format="PNG")  # fmt: skip
+    left.image(_question_png(int(p.images[position])), width=280, caption="What is it?",
+               output_format="PNG")  # fmt: skip
     with right:
         st.markdown(f"**{escape_markdown(p.name)}**, quiz `{p.code}`: click the class.")
         for row in (range(0, 5), range(5, 10)):
             cols = st.columns(5)
             for col, c in zip(cols, row):
                 col.button(CLASS_NAMES[c], key=f"quiz_answer_{c}", on_click=_answer,
-                           args=(position, c), width="stretch")  # fmt: skip
+                           args=(p, position, c), width="stretch")  # fmt: skip
         st.caption(
             "People in Zalando's study got 83.5% of these right. Take your time: the image "
             "is all the models get too."
@@ -128,6 +139,7 @@ def result(p: quiz.Progress) -> None:
                           "wrong" for _, index, w in fooled])  # fmt: skip
     if st.button("Take another quiz"):
         st.session_state.pop(TOKEN, None)
+        st.session_state.pop(WHO, None)
         st.query_params.pop("p", None)
         st.rerun()
 
