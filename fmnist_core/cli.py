@@ -224,11 +224,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pictures(args: argparse.Namespace):
+    """Each IMAGE of a command through the app's preprocessing (--invert, --fill):
+    (path, Preprocessed, None), or (path, None, the reason it could not be read)."""
+    from fmnist_core.errors import FmnistError as ProjectError
+    from fmnist_core.preprocess import preprocess
+
+    invert = {"auto": None, "yes": True, "no": False}[args.invert]
+    fill = {"auto": None, "yes": True, "no": False}[args.fill]
+    for path in args.images:
+        try:
+            yield path, preprocess(path, invert=invert, fill=fill), None
+        except ProjectError as e:
+            yield path, None, str(e)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from fmnist_core.artifacts import available_artifacts
     from fmnist_core.errors import FmnistError as ProjectError
     from fmnist_core.predict import Predictor, headline
-    from fmnist_core.preprocess import preprocess
 
     names = None if args.model == "all" else [args.model]
     if names:
@@ -242,15 +256,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not artifacts:
         raise ProjectError("No trained model is available: run `python -m fmnist_core train cnn1`")
     predictor = Predictor(artifacts)
-    invert = {"auto": None, "yes": True, "no": False}[args.invert]
-    fill = {"auto": None, "yes": True, "no": False}[args.fill]
     results, failed = [], 0
-    for path in args.images:
-        try:
-            prep = preprocess(path, invert=invert, fill=fill)
-        except ProjectError as e:
+    for path, prep, error in _pictures(args):
+        if error:
             failed += 1
-            results.append({"image": path, "error": str(e)})
+            results.append({"image": path, "error": error})
             continue
         answers = predictor(prep.image, prep.as_drawn)
         head = headline(answers)
@@ -285,7 +295,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from fmnist_core.explain import explain, write_pictures
     from fmnist_core.inside import Inspector
     from fmnist_core.models import get_spec
-    from fmnist_core.preprocess import preprocess
     from fmnist_core.versions import split_ref
 
     get_spec(split_ref(args.model)[0])  # unknown names fail with the list of known ones
@@ -298,15 +307,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
     inspector = Inspector(art.load_model(), art.name)
     layers = [info.as_json() for info in inspector.info]
-    invert = {"auto": None, "yes": True, "no": False}[args.invert]
-    fill = {"auto": None, "yes": True, "no": False}[args.fill]
     results, failed = [], 0
-    for number, path in enumerate(args.images):
-        try:
-            prep = preprocess(path, invert=invert, fill=fill)
-        except ProjectError as e:
+    for number, (path, prep, error) in enumerate(_pictures(args)):
+        if error:
             failed += 1
-            results.append({"image": path, "error": str(e)})
+            results.append({"image": path, "error": error})
             continue
         classes = None if args.class_ is None else [args.class_]
         ex = explain(inspector, prep.image, classes, top=1)
