@@ -164,7 +164,9 @@ def test_confusion_page_shows_exactly_the_cell(all_results, real_dataset):
     assert f"**{expected} images** are Coat and {name} said Pullover" in " ".join(
         m.value for m in at.markdown
     )
-    assert len(at.get("download_button")) == 2
+    labels = [b.proto.label for b in at.get("download_button")]
+    # the cell's images, the matrix, the misclassified list and images, the report
+    assert len(labels) == 5 and f"These {expected} images (ZIP)" in labels
     at.toggle(key="cm_compare").set_value(True).run()
     other = at.selectbox(key="cm_other").value
     mine, theirs = right_wrong(r, all_results[other])
