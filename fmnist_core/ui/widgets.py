@@ -44,13 +44,14 @@ def interval_text(interval) -> str:
 
 
 def show_steps(prep: Preprocessed) -> None:
-    """The preprocessing path as a row of small images."""
+    """The preprocessing path as a row of small images (arrays, or PNG bytes already made)."""
     cols = st.columns(len(prep.steps))
     # six or more steps (a drawing that was filled) share the row instead of overflowing it
     width = "stretch" if len(prep.steps) >= 6 else 112
     for col, step in zip(cols, prep.steps):
         caption = step.name + (f" ({step.note})" if step.note else "")
-        col.image(thumbnail(step.image), caption=caption, output_format="PNG", width=width)
+        picture = step.image if isinstance(step.image, bytes) else thumbnail(step.image)
+        col.image(picture, caption=caption, output_format="PNG", width=width)
 
 
 def show_answers(
@@ -165,8 +166,11 @@ def classify_and_show(
             st.error(f"{title}: {e}")
             return
         answers = predictor(prep.image, prep.as_drawn)
-        # kept with its steps as the thumbnails shown, not a photo's full-size copies
-        prep = replace(prep, steps=[replace(st_, image=thumbnail(st_.image)) for st_ in prep.steps])
+        # kept with its steps as the thumbnails shown, encoded once (not a photo's full-size
+        # copies, and not a PNG encoding on every rerun: a seventh of a busy server's CPU)
+        prep = replace(
+            prep, steps=[replace(s_, image=png_of(thumbnail(s_.image))) for s_ in prep.steps]
+        )
         while len(kept) >= KEPT_ANSWERS:
             kept.pop(next(iter(kept)))
         kept[key] = (prep, answers)
@@ -179,6 +183,16 @@ def classify_and_show(
         label="Look inside the models: which pixels decided, layer by layer",
         icon=":material/neurology:",
     )
+
+
+def png_of(image: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image, np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
 
 
 KEPT_ANSWERS = 12  # per session: a handful of uploads and drawings, under a megabyte
