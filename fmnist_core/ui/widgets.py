@@ -54,11 +54,38 @@ def show_steps(prep: Preprocessed) -> None:
         col.image(picture, caption=caption, output_format="PNG", width=width)
 
 
+def answers_table_and_chart(answers: dict[str, Answer], true_label: int | None = None):
+    """The top-3 table (a DataFrame) and the all-class bar chart of a set of answers: built
+    once per answer and kept with it (rebuilding the plotly figure and the table on every
+    rerun was a third of the server's work under the 30-session load test)."""
+    import pandas as pd
+
+    head = headline(answers)
+    rows = []
+    # the headline model first, then the tutorials' in registry order
+    ordered = sorted(answers.values(), key=lambda a: a.name != head.model)
+    for a in ordered:
+        top = a.top(3)
+        row = {"Model": a.name}
+        if true_label is not None:
+            row["Right?"] = "yes" if a.label == true_label else "no"
+        for k, (cls, p) in enumerate(top, 1):
+            row[f"#{k}"] = f"{cls} {p:.1%}"
+        row["Time (ms)"] = round(a.seconds * 1000, 1)
+        rows.append(row)
+    figure = probabilities_figure({n: a.probabilities for n, a in answers.items()})
+    return pd.DataFrame(rows), figure
+
+
 def show_answers(
-    answers: dict[str, Answer], true_label: int | None = None, user_picture: bool = False
+    answers: dict[str, Answer],
+    true_label: int | None = None,
+    user_picture: bool = False,
+    table_and_chart=None,
 ) -> None:
     """The headline answer (the robust model's) with how many others agree, a top-3 table per
-    model, and the all-class bar chart. `user_picture`: drawn or uploaded, not a test image."""
+    model, and the all-class bar chart. `user_picture`: drawn or uploaded, not a test image;
+    `table_and_chart`: answers_table_and_chart's result, when kept."""
     truth = f" The true class is **{CLASS_NAMES[true_label]}**." if true_label is not None else ""
     head = headline(answers)
     if head.model is not None:
@@ -82,22 +109,9 @@ def show_answers(
             )
         else:
             st.success(f"All {len(answers)} models say **{winner}**.{truth}")
-    rows = []
-    # the headline model first, then the tutorials' in registry order
-    ordered = sorted(answers.values(), key=lambda a: a.name != head.model)
-    for a in ordered:
-        top = a.top(3)
-        row = {"Model": a.name}
-        if true_label is not None:
-            row["Right?"] = "yes" if a.label == true_label else "no"
-        for k, (cls, p) in enumerate(top, 1):
-            row[f"#{k}"] = f"{cls} {p:.1%}"
-        row["Time (ms)"] = round(a.seconds * 1000, 1)
-        rows.append(row)
-    st.dataframe(rows, hide_index=True, width="stretch")
-    st.plotly_chart(
-        probabilities_figure({n: a.probabilities for n, a in answers.items()}), width="stretch"
-    )
+    table, chart = table_and_chart or answers_table_and_chart(answers, true_label)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.plotly_chart(chart, width="stretch")
 
 
 @st.cache_resource(show_spinner=False)
@@ -158,7 +172,7 @@ def classify_and_show(
     key = (image_digest(source), invert, fill, id(predictor))
     kept = st.session_state.setdefault("_answers", {})
     if key in kept:
-        prep, answers = kept[key]
+        prep, answers, view = kept[key]
     else:
         try:
             prep = preprocess(source, invert=invert, fill=fill)
@@ -171,13 +185,14 @@ def classify_and_show(
         prep = replace(
             prep, steps=[replace(s_, image=png_of(thumbnail(s_.image))) for s_ in prep.steps]
         )
+        view = answers_table_and_chart(answers, true_label)
         while len(kept) >= KEPT_ANSWERS:
             kept.pop(next(iter(kept)))
-        kept[key] = (prep, answers)
+        kept[key] = (prep, answers, view)
     show_steps(prep)
     st.session_state["last_prediction_image"] = prep.image  # other pages can place it
     st.session_state["last_prediction_title"] = title
-    show_answers(answers, true_label, user_picture=user_picture)
+    show_answers(answers, true_label, user_picture=user_picture, table_and_chart=view)
     st.page_link(
         "pages/inside.py",
         label="Look inside the models: which pixels decided, layer by layer",
