@@ -65,7 +65,7 @@ ins = inspector_or_none(artifacts[first])
 if ins is None:
     st.stop()
 left, right = st.columns([1, 5])
-left.image(image, caption=title, width=112)
+left.image(image, caption=title, width=112, output_format="PNG")
 with right:
     st.subheader("The network, layer by layer")
     show_layer_strip(ins)

@@ -117,5 +117,6 @@ def hover_images(images: np.ndarray, key: str) -> None:
     """Make charts whose layout.meta is HOVER_IMAGES_META show images[customdata[0]] on hover."""
     tag = "fmnist-sprite-" + hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
     st.html(f"<style>[data-testid='stImage']:has(img[alt='{tag}']) {{display: none;}}</style>")
-    st.image(sprite_png(images, tag), alt=tag)
+    # PNG as made: "auto" re-encoded the sprite as (lossy) JPEG on every rerun
+    st.image(sprite_png(images, tag), alt=tag, output_format="PNG")
     _component(data={"tag": tag, "columns": COLUMNS}, key=key, height=0)

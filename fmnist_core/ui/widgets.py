@@ -153,6 +153,7 @@ def why_tutorial_models_fail(expanded: bool = False) -> None:
         st.image(
             _styled_training_strip(),
             caption="Each product photo (first of four) and three ways the robust model saw it",
+            output_format="PNG",  # as made: "auto" re-encoded it as JPEG on every answer
         )
 
 
