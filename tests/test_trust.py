@@ -140,3 +140,22 @@ def test_evaluate_json_has_ece_and_temperature(stored, real_dataset):
     art, probs = stored["cnn1"]
     assert report["temperature"] == art.manifest["calibration"]["temperature"]
     assert report["ece"] == pytest.approx(cal.ece(probs, real_dataset.y_test), abs=2e-3)
+
+
+def test_compare_page_shows_intervals_and_calibration_on_request(stored, real_dataset):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / "compare.py"), default_timeout=240).run()
+    assert not at.exception
+    board = at.dataframe[0].value
+    assert {"95% interval", "ECE"} <= set(board.columns)
+    row = board[board["Model"] == "cnn4"].iloc[0]
+    art, probs = stored["cnn4"]
+    interval = sig.bootstrap_accuracy(probs.argmax(axis=1) == real_dataset.y_test)
+    assert row["95% interval"] == f"{interval.low * 100:.2f}-{interval.high * 100:.2f}%"
+    charts = len(at.get("plotly_chart"))
+    at.toggle(key="show_calibration").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == charts + 2  # reliability and coverage
+    table = at.dataframe[-1].value
+    assert "Answers at 95.0% accuracy" in table.columns
