@@ -11,12 +11,8 @@ import numpy as np
 
 from fmnist_core.attribution import FAITHFUL_METHOD, attribution, default_gradcam_layer, gradcam
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.heatmaps import (
-    evidence_picture,
-    feature_map_picture,
-    gradcam_picture,
-    png_bytes,
-)
+from fmnist_core.gallery import png_bytes
+from fmnist_core.heatmaps import evidence_picture, feature_map_picture, gradcam_picture
 from fmnist_core.inside import InsideError, Inspector, as_batch, strongest_channels
 
 
@@ -94,11 +90,14 @@ def write_pictures(explanation: Explanation, inspector: Inspector, folder: Path,
     map and Grad-CAM; plus the first layer's feature maps. Returns the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     image = explanation.image
-    files = {f"{stem}-input.png": png_bytes(np.clip(image, 0, 255).astype(np.uint8))}
+    files = {f"{stem}-input.png": png_bytes(np.clip(image, 0, 255).astype(np.uint8), scale=8)}
     for view in explanation.views:
         name = view.class_name.replace("/", "-").replace(" ", "-").lower()
-        files[f"{stem}-{name}-evidence.png"] = png_bytes(evidence_picture(image, view.attribution))
-        files[f"{stem}-{name}-gradcam.png"] = png_bytes(gradcam_picture(image, view.gradcam))
+        evidence = evidence_picture(image, view.attribution)
+        files[f"{stem}-{name}-evidence.png"] = png_bytes(evidence, scale=8)
+        files[f"{stem}-{name}-gradcam.png"] = png_bytes(
+            gradcam_picture(image, view.gradcam), scale=8
+        )
     files[f"{stem}-first-layer.png"] = png_bytes(first_layer_grid(inspector, image), scale=2)
     written = []
     for filename, data in files.items():

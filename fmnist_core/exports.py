@@ -11,6 +11,7 @@ import zipfile
 import numpy as np
 
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.gallery import png_bytes
 
 
 def images_zip(
@@ -23,8 +24,6 @@ def images_zip(
     extra: dict[str, list] | None = None,
 ) -> bytes:
     """A ZIP with `<split>-<index>.png` per image and `images.csv` describing them."""
-    from PIL import Image
-
     buf = io.BytesIO()
     table = io.StringIO()
     w = csv.writer(table)
@@ -33,9 +32,7 @@ def images_zip(
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for n, i in enumerate(int(i) for i in indices):
             name = f"{split}-{i:05d}.png"
-            png = io.BytesIO()
-            Image.fromarray(np.asarray(images[i], np.uint8)).save(png, "PNG")
-            z.writestr(name, png.getvalue())
+            z.writestr(name, png_bytes(images[i]))
             w.writerow([
                 name, i, CLASS_NAMES[int(labels[i])],
                 "" if predicted is None else CLASS_NAMES[int(predicted[i])],

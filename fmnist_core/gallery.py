@@ -53,6 +53,26 @@ def thumbnail(image: np.ndarray, side: int = 112, background: int = 235) -> np.n
     return out
 
 
+def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
+    """An image (gray or RGB, uint8) as PNG bytes, enlarged `scale` times with square pixels:
+    the one PNG encoder of the project (pages, exports, reports, the CLI's files)."""
+    import io
+
+    from PIL import Image
+
+    image = np.asarray(image, np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(upscale(image, scale) if scale > 1 else image).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def png_data_uri(image: np.ndarray) -> str:
+    """An image as a PNG data URI, for HTML and figures that must carry their pictures."""
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
+
+
 def image_digest(source) -> str:
     """A short hash of an image source (an array, bytes, or anything else by its repr): the
     key under which pages keep what they computed for a picture."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from fmnist_core.gallery import upscale
-
 # A perceptual "hot" ramp: black -> purple -> orange -> pale yellow, for maps in [0, 1].
 _HOT = np.array(
     [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], np.float32
@@ -51,14 +49,3 @@ def feature_map_picture(values: np.ndarray, scale: float | None = None) -> np.nd
     v = np.asarray(values, np.float32)
     top = float(scale if scale is not None else max(float(v.max()), 1e-12))
     return (np.clip(v / top, 0, 1) * 255).round().astype(np.uint8)
-
-
-def png_bytes(picture: np.ndarray, scale: int = 8) -> bytes:
-    """A picture enlarged with square pixels, as PNG bytes (the CLI's --out files)."""
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(upscale(np.asarray(picture, np.uint8), scale)).save(buf, "PNG")
-    return buf.getvalue()

@@ -9,6 +9,7 @@ and that chain is checked against the model's own output when the Inspector is m
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,6 +133,7 @@ class Inspector:
             for i, (layer, out) in enumerate(zip(self.layers, outputs))
         ]  # fmt: skip
         self._by_name = {info.name: info for info in self.info}
+        self._recent: dict[str, dict[str, np.ndarray]] = {}  # activations by image hash
 
     # ------------------------------------------------------------------ running the chain
 
@@ -196,9 +198,18 @@ class Inspector:
         return end
 
     def activations(self, image) -> dict[str, np.ndarray]:
-        """The (H, W, C) output of every convolution and pooling layer for one image."""
-        outputs = self.forward(as_batch(image)[:1])
-        return {info.name: outputs[info.index][0] for info in self.map_layers}
+        """The (H, W, C) output of every convolution and pooling layer for one image (the
+        last few images' are kept: a page's grid and enlarged map ask for the same ones)."""
+        x = as_batch(image)[:1]
+        key = hashlib.blake2b(x.tobytes(), digest_size=16).hexdigest()
+        kept = self._recent.get(key)
+        if kept is None:
+            outputs = self.forward(x)
+            kept = {info.name: outputs[info.index][0] for info in self.map_layers}
+            self._recent[key] = kept
+            while len(self._recent) > 8:
+                self._recent.pop(next(iter(self._recent)), None)
+        return kept
 
     def first_conv(self) -> LayerInfo:
         convs = self.conv_layers

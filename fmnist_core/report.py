@@ -4,16 +4,14 @@ sections of a model card, with an optional comparison against a second model."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import html
-import io
 from dataclasses import dataclass
 
 import numpy as np
 
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.gallery import tile
+from fmnist_core.gallery import png_data_uri, tile
 from fmnist_core.models import get_spec, recipe_in_words
 from fmnist_core.results import ModelResults, top_confusions
 from fmnist_core.significance import mcnemar
@@ -51,16 +49,8 @@ class ReportInputs:
     other: ModelResults | None = None
 
 
-def _png(image: np.ndarray) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def _img(image: np.ndarray, width: int, alt: str) -> str:
-    return f'<img class="px" src="{_png(image)}" width="{width}" alt="{html.escape(alt)}">'
+    return f'<img class="px" src="{png_data_uri(image)}" width="{width}" alt="{html.escape(alt)}">'
 
 
 def _table(header: list[str], rows: list[list]) -> str:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
+from fmnist_core.gallery import png_bytes
+
 # The canvas of the Predict page: 280x280, white strokes on black, brush 4-40 (default 18).
 CANVAS_SIDE = 280
 CANVAS_BRUSHES = (4, 8, 12, 18, 24, 32, 40)
@@ -58,19 +60,13 @@ def _place(item: np.ndarray, side: int, background: int, rng: np.random.Generato
     return out
 
 
-def _png(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, "PNG")
-    return buf.getvalue()
-
-
 def outline_drawing(img: np.ndarray, rng: np.random.Generator) -> bytes:
     """The item's edge as dark lines on white (1-3 px at 28x28), uploaded as a PNG."""
     scale = 6
     width = float(rng.uniform(1.0, 3.0)) * scale
     ring = _ring(_item_mask(img, 28 * scale * 2), width * 2)
     small = _downsample(np.where(ring, 0, 255), 2)
-    return _png(_place(small, int(small.shape[0] * rng.uniform(1.05, 1.5)), 255, rng))
+    return png_bytes(_place(small, int(small.shape[0] * rng.uniform(1.05, 1.5)), 255, rng))
 
 
 def canvas_drawing(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -90,7 +86,7 @@ def silhouette(img: np.ndarray, rng: np.random.Generator) -> bytes:
     mask = _item_mask(img, side * 2)
     shade = int(rng.integers(0, 90))
     small = _downsample(np.where(mask, shade, 255), 2)
-    return _png(_place(small, int(small.shape[0] * rng.uniform(1.05, 1.4)), 255, rng))
+    return png_bytes(_place(small, int(small.shape[0] * rng.uniform(1.05, 1.4)), 255, rng))
 
 
 def flat_shaded(img: np.ndarray, rng: np.random.Generator) -> bytes:
@@ -114,7 +110,7 @@ def flat_shaded(img: np.ndarray, rng: np.random.Generator) -> bytes:
     if rng.uniform() < 0.5:
         edge = _ring(mask, float(rng.uniform(1.5, 4.0)))
         rgb[edge] = 20
-    return _png(_place(rgb, int(rgb.shape[0] * rng.uniform(1.05, 1.4)), 255, rng))
+    return png_bytes(_place(rgb, int(rgb.shape[0] * rng.uniform(1.05, 1.4)), 255, rng))
 
 
 def user_photo(img: np.ndarray, rng: np.random.Generator) -> bytes:

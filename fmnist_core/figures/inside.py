@@ -7,13 +7,11 @@ clickable figure here is drawn as square markers (or pictures under transparent 
 
 from __future__ import annotations
 
-import base64
-import io
-
 import numpy as np
 import plotly.graph_objects as go
 
 from fmnist_core.figures.style import PALETTE
+from fmnist_core.gallery import png_data_uri
 from fmnist_core.inside import LayerInfo
 
 KIND_COLOURS = {"conv": PALETTE[0], "pool": PALETTE[1], "other": "#9aa4b2"}
@@ -53,14 +51,6 @@ def layer_strip(info: list[LayerInfo]) -> go.Figure:
     return fig
 
 
-def _data_uri(picture: np.ndarray) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(picture, np.uint8)).save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def picture_grid(
     pictures: list[np.ndarray],
     labels: list[str],
@@ -90,7 +80,7 @@ def picture_grid(
         hovertemplate="%{customdata[1]}<extra></extra>",
     ))  # fmt: skip
     fig.add_layout_image(
-        source=_data_uri(sheet), x=-0.5, y=-0.5, xref="x", yref="y", sizex=cols, sizey=rows,
+        source=png_data_uri(sheet), x=-0.5, y=-0.5, xref="x", yref="y", sizex=cols, sizey=rows,
         xanchor="left", yanchor="top", layer="below", sizing="stretch",
     )  # fmt: skip
     fig.update_xaxes(range=[-0.5, cols - 0.5], visible=False, fixedrange=True)

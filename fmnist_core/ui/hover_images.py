@@ -9,12 +9,12 @@ point's 28x28 image next to the mouse. Points say which image they are through c
 from __future__ import annotations
 
 import hashlib
-import io
 
 import numpy as np
 import streamlit as st
 
 from fmnist_core.figures.embeddings import HOVER_IMAGES_META
+from fmnist_core.gallery import png_bytes
 
 COLUMNS = (
     50  # images per sprite row: 1,400 px, under the width above which Streamlit shrinks images
@@ -106,11 +106,7 @@ def sprite_png(_images: np.ndarray, tag: str) -> bytes:
     """The sprite as PNG bytes, encoded once per set of images (5,000 images take about 0.2 s
     to encode, which every rerun of the page would otherwise pay). Keyed on the tag, a hash
     of the images, so the images themselves are not hashed again."""
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.fromarray(sprite(_images)).save(out, format="PNG")
-    return out.getvalue()
+    return png_bytes(sprite(_images))
 
 
 def hover_images(images: np.ndarray, key: str) -> None:

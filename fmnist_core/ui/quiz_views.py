@@ -10,7 +10,7 @@ from fmnist_core import quiz
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.figures.confusion import confusion_figure
 from fmnist_core.figures.quiz import class_histogram, you_against_models
-from fmnist_core.heatmaps import png_bytes
+from fmnist_core.gallery import png_bytes
 from fmnist_core.store import StoreError
 from fmnist_core.ui.loaders import dataset_or_stop, trained_results
 from fmnist_core.ui.widgets import escape_markdown
@@ -191,6 +191,7 @@ def class_view(code: str) -> None:
         hide_index=True, width="content",
     )  # fmt: skip
     st.download_button(
-        "Every answer (CSV)", quiz.results_csv(res.code, ds.y_test), f"quiz-{res.code}.csv",
+        "Every answer (CSV)", lambda: quiz.results_csv(res.code, ds.y_test),  # on the click
+        f"quiz-{res.code}.csv",
         "text/csv", key="quiz_csv",
     )  # fmt: skip

@@ -10,7 +10,7 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.figures.answers import probabilities_figure
-from fmnist_core.gallery import image_digest, thumbnail, tile
+from fmnist_core.gallery import image_digest, png_bytes, thumbnail, tile
 from fmnist_core.predict import (
     Answer,
     consensus,
@@ -118,10 +118,6 @@ def show_answers(
 def _styled_training_strip() -> bytes:
     """Eight training images, each followed by three styled copies, as one PNG (made once per
     server: encoding it on every answer cost the 20-session load test)."""
-    import io
-
-    from PIL import Image
-
     from fmnist_core.augment import styled_examples
 
     ds = dataset_or_stop()
@@ -134,9 +130,7 @@ def _styled_training_strip() -> bytes:
         for i, original in enumerate(originals)
         for image in (original, *styled[i * copies : (i + 1) * copies])
     ]
-    buf = io.BytesIO()
-    Image.fromarray(tile(np.stack(strip), cols=2 * (copies + 1), scale=3)).save(buf, "PNG")
-    return buf.getvalue()
+    return png_bytes(tile(np.stack(strip), cols=2 * (copies + 1), scale=3))
 
 
 def why_tutorial_models_fail(expanded: bool = False) -> None:
@@ -184,7 +178,7 @@ def classify_and_show(
         # kept with its steps as the thumbnails shown, encoded once (not a photo's full-size
         # copies, and not a PNG encoding on every rerun: a seventh of a busy server's CPU)
         prep = replace(
-            prep, steps=[replace(s_, image=png_of(thumbnail(s_.image))) for s_ in prep.steps]
+            prep, steps=[replace(s_, image=png_bytes(thumbnail(s_.image))) for s_ in prep.steps]
         )
         view = answers_table_and_chart(answers, true_label)
         while len(kept) >= KEPT_ANSWERS:
@@ -199,16 +193,6 @@ def classify_and_show(
         label="Look inside the models: which pixels decided, layer by layer",
         icon=":material/neurology:",
     )
-
-
-def png_of(image: np.ndarray) -> bytes:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).save(buf, "PNG")
-    return buf.getvalue()
 
 
 KEPT_ANSWERS = 12  # per session: a handful of uploads and drawings, under a megabyte
