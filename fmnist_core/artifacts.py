@@ -212,7 +212,7 @@ def save_artifact(
     tmp = root / f".tmp-{folder_name}-{token}"
     tmp.mkdir()
     try:
-        _inference_copy(model).save(tmp / MODEL_FILE)
+        float32_copy(model).save(tmp / MODEL_FILE)
         with open(tmp / PROBS_FILE, "wb") as f:
             np.save(f, np.asarray(test_probs, dtype=np.float16))
         files = {
@@ -249,13 +249,31 @@ def _older_than(path: Path, seconds: float) -> bool:
         return False
 
 
-def _inference_copy(model: Any) -> Any:
-    """The same network and weights without optimizer state: the file is half the size."""
+def float32_copy(model: Any) -> Any:
+    """The same network and weights without optimizer state (the file is half the size), in
+    float32: a run trained in mixed precision ships a model that predicts like the others."""
     import keras
 
-    copy = keras.Model.from_config(model.get_config())
+    copy = keras.Model.from_config(_float32_config(model.get_config()))
     copy.set_weights(model.get_weights())
     return copy
+
+
+def _float32_config(config: Any) -> Any:
+    """A model config with every mixed-precision dtype policy replaced by float32."""
+    if isinstance(config, list):
+        return [_float32_config(c) for c in config]
+    if not isinstance(config, dict):
+        return config
+    out = {k: _float32_config(v) for k, v in config.items()}
+    dtype = out.get("dtype")
+    if isinstance(dtype, dict) and str(dtype.get("config", {}).get("name", "")).startswith(
+        "mixed_"
+    ):
+        out["dtype"] = {**dtype, "config": {**dtype["config"], "name": "float32"}}
+    elif isinstance(dtype, str) and dtype.startswith("mixed_"):
+        out["dtype"] = "float32"
+    return out
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -231,3 +231,56 @@ def styled_examples(images, seed: int = 0, copies: int = 1):
     x = np.repeat(np.asarray(images, dtype=np.float32)[..., None], copies, axis=0)
     out = np.asarray(PictureStyles(seed=seed)(x, training=True))
     return np.clip(np.round(out[..., 0]), 0, 255).astype(np.uint8)
+
+
+class CropFlipErase(keras.layers.Layer):
+    """The standard recipe for residual networks on small images: a random crop of the image
+    padded by `pad` pixels (a shift of up to `pad` pixels, zeros coming in), a mirror image
+    for half, and random erasing (a rectangle of 2-25% of the image, aspect 0.3-3.3, filled
+    with one random grey) for `erase_share` of the images. Same random-draw interface as
+    PictureStyles, so both input pipelines map it per batch with a per-batch key."""
+
+    RANDOM_DRAWS = 9
+
+    def __init__(self, seed: int | None = None, pad: int = 4, erase_share: float = 0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.seed, self.pad, self.erase_share = seed, pad, erase_share
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True, randomness=None):
+        if not training:
+            return images
+        x = ops.cast(images, "float32")
+        batch, h, w = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
+        if randomness is None:
+            randomness = keras.random.uniform((batch, self.RANDOM_DRAWS), seed=self.seed_generator)
+        u = [ops.reshape(randomness[:, k], (-1, 1, 1, 1)) for k in range(self.RANDOM_DRAWS)]
+        # crop: a whole-pixel shift in [-pad, pad], nearest sampling, so no pixel is blurred
+        span = 2.0 * self.pad + 1.0
+        shift_x = ops.floor(u[0] * span) - self.pad
+        shift_y = ops.floor(u[1] * span) - self.pad
+        one, zero = ops.ones_like(shift_x), ops.zeros_like(shift_x)
+        matrix = affine_matrix(zero, one, shift_x, shift_y, size=float(x.shape[1] or 28))
+        x = keras.ops.image.affine_transform(
+            x, matrix, interpolation="nearest", fill_mode="constant", fill_value=0.0
+        )
+        x = ops.where(u[2] < 0.5, ops.flip(x, axis=2), x)
+        # random erasing
+        area = (0.02 + 0.23 * u[3]) * ops.cast(h * w, "float32")
+        aspect = ops.exp(ops.log(0.3) + (ops.log(3.3) - ops.log(0.3)) * u[4])
+        eh = ops.minimum(ops.sqrt(area * aspect), ops.cast(h, "float32"))
+        ew = ops.minimum(ops.sqrt(area / aspect), ops.cast(w, "float32"))
+        top = u[5] * (ops.cast(h, "float32") - eh)
+        left = u[6] * (ops.cast(w, "float32") - ew)
+        rows = ops.cast(ops.reshape(ops.arange(h), (1, -1, 1, 1)), "float32")
+        cols = ops.cast(ops.reshape(ops.arange(w), (1, 1, -1, 1)), "float32")
+        inside = (rows >= top) & (rows < top + eh) & (cols >= left) & (cols < left + ew)
+        erase = inside & (u[7] < self.erase_share)
+        return ops.where(erase, 255.0 * u[8], x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed, "pad": self.pad,
+                "erase_share": self.erase_share}  # fmt: skip

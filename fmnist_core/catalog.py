@@ -29,10 +29,13 @@ def model_catalog() -> list[dict[str, Any]]:
                 "tutorial": spec.tutorial,
                 "source": source_label(name),
                 "beyond_tutorials": spec.beyond_tutorials,
-                "recipe_in_words": recipe_in_words(Recipe(**_known(recipe))),
+                "recipe_in_words": _recipe_words(spec, recipe, m),
                 "description": spec.description,
                 "status": status,
                 "params": m.get("params"),
+                "megabytes": (m.get("files", {}).get("model.keras", {}).get("size") or 0) / 1e6
+                or None,
+                "members": m.get("members"),
                 "epochs": recipe["epochs"],
                 "augment_epochs": recipe["augment_epochs"],
                 "batch_size": recipe["batch_size"],
@@ -51,6 +54,17 @@ def model_catalog() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _recipe_words(spec, recipe: dict[str, Any], manifest: dict[str, Any]) -> str:
+    if spec.assembled:
+        members = manifest.get("members")
+        which = ", ".join(members) if members else "trained models"
+        return (
+            f"the average of {which}'s probabilities, chosen on the validation split; "
+            "nothing more is trained"
+        )
+    return recipe_in_words(Recipe(**_known(recipe)))
 
 
 def _known(recipe: dict[str, Any]) -> dict[str, Any]:

@@ -160,7 +160,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     opts = TrainOptions(
         epochs=args.epochs, augment_epochs=args.augment_epochs, batch_size=args.batch_size,
         kfold=args.kfold, seed=args.seed, limit=args.limit, distribute=args.distribute,
-        weights=args.weights, image_size=args.image_size, note=args.note or "",
+        precision=args.precision, weights=args.weights, image_size=args.image_size,
+        note=args.note or "",
         started_by=_who(), via="cli",
     )  # fmt: skip
     art = run_training(args.model, opts, progress=_progress_bar(), root=args.out)
@@ -491,6 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="train on a stratified subset of N images")
     p.add_argument("--distribute", choices=["mirrored", "multiworker", "data-parallel"])
+    p.add_argument(
+        "--precision",
+        choices=["float32", "mixed_float16", "mixed_bfloat16"],
+        help="dtype policy (default: mixed_float16 on a GPU, float32 on a CPU)",
+    )
     p.add_argument("--weights", help="VGG19: weights file instead of Keras' ImageNet download")
     p.add_argument("--image-size", type=int, help="VGG19: input size (at least 32)")
     p.add_argument(

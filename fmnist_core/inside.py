@@ -4,7 +4,10 @@ filters, and the arithmetic behind one value of a first-layer feature map.
 
 Works on any model of the registry as loaded from its `.keras` file, under any Keras
 backend: the model is run layer by layer (nested models such as VGG19's base are opened up),
-and that chain is checked against the model's own output when the Inspector is made.
+and that chain is checked against the model's own output when the Inspector is made. A
+network with branches (the residual network's shortcuts) is run through its graph instead,
+its layers in the order they compute; an ensemble of whole models is refused (its members
+can be opened one by one).
 """
 
 from __future__ import annotations
@@ -90,6 +93,29 @@ def _flatten_layers(model) -> list:
     return out
 
 
+def _graph(model) -> tuple[list, list, list[list[int]]]:
+    """A functional model's layers in the order they compute, with their call nodes and the
+    index of the layer each input comes from (-1: the model's input)."""
+    import keras
+
+    nodes = [
+        node
+        for depth in sorted(model._nodes_by_depth, reverse=True)
+        for node in model._nodes_by_depth[depth]
+        if node.operation is not None and not node.is_input
+    ]
+    layers = [node.operation for node in nodes]
+    if any(isinstance(layer, keras.Model) for layer in layers):
+        members = ", ".join(layer.name for layer in layers if isinstance(layer, keras.Model))
+        raise InsideError(
+            f"{model.name} runs whole models side by side ({members}); open one of them to "
+            "see its inside."
+        )
+    producer = {id(t): i for i, node in enumerate(nodes) for t in node.outputs}
+    parents = [[producer.get(id(t), -1) for t in node.input_tensors] for node in nodes]
+    return layers, nodes, parents
+
+
 def _numpy(x) -> np.ndarray:
     if hasattr(x, "numpy"):  # TensorFlow's eager tensors (and torch's, on the CPU)
         return np.asarray(x.numpy())
@@ -99,7 +125,7 @@ def _numpy(x) -> np.ndarray:
 def as_batch(images) -> np.ndarray:
     """One 28x28 image or a stack of them as the models' (N, 28, 28, 1) float32 input."""
     x = np.asarray(images, dtype=np.float32)
-    if x.ndim == 2:
+    if x.ndim == 2 or x.shape == (28, 28, 1):
         x = x[None]
     if x.ndim == 3 and x.shape[-1] != 1:
         x = x[..., None]
@@ -109,24 +135,29 @@ def as_batch(images) -> np.ndarray:
 
 
 class Inspector:
-    """One loaded model, opened up as a chain of layers."""
+    """One loaded model, opened up as its layers in order (a chain, or a graph's order)."""
 
     def __init__(self, model, name: str | None = None):
         self.model = model
         self.name = name or model.name
         self.layers = _flatten_layers(model)
+        self._nodes: list | None = None  # a graph's call nodes (None: a plain chain)
+        self._parents: list[list[int]] | None = None
         if not self.layers:
             raise InsideError(f"{self.name} has no layers to show.")
         probe = np.linspace(0, 255, 28 * 28, dtype=np.float32).reshape(1, 28, 28, 1)
+        expected = _numpy(model(probe, training=False))
         try:
             outputs = self.forward(probe)
-        except ValueError:  # a layer that takes more than the previous one's output
+        except Exception:  # a layer that takes more than the previous one's output
             outputs = None
-        expected = _numpy(model(probe, training=False))
         if outputs is None or not np.allclose(outputs[-1], expected, atol=1e-4):
-            raise InsideError(
-                f"{self.name} is not a plain chain of layers; its inside cannot be shown."
-            )
+            if not hasattr(model, "_nodes_by_depth"):
+                raise InsideError(f"{self.name} is not a chain of layers or a Keras graph.")
+            self.layers, self._nodes, self._parents = _graph(model)
+            outputs = self.forward(probe)
+            if not np.allclose(outputs[-1], expected, atol=1e-4):
+                raise InsideError(f"{self.name}'s layers do not add up to its output.")
         self.info = [
             LayerInfo(i, layer.name, type(layer).__name__, tuple(out.shape[1:]),
                       int(layer.count_params()))
@@ -134,25 +165,63 @@ class Inspector:
         ]  # fmt: skip
         self._by_name = {info.name: info for info in self.info}
         self._recent: dict[str, dict[str, np.ndarray]] = {}  # activations by image hash
+        # where the network can be cut: every later layer takes only that layer's output
+        # (or later ones); in a chain, every layer
+        self._cuts = self._cut_points()
 
-    # ------------------------------------------------------------------ running the chain
+    # ------------------------------------------------------------------ running the layers
+
+    @property
+    def is_graph(self) -> bool:
+        """True for a network with branches (shortcuts), run through its graph."""
+        return self._nodes is not None
+
+    def _cut_points(self) -> set[int]:
+        if self._parents is None:
+            return set(range(-1, len(self.layers)))
+        cuts = set()
+        for k in range(-1, len(self.layers)):
+            if all(p >= k for j in range(k + 1, len(self.layers)) for p in self._parents[j]):
+                cuts.add(k)
+        return cuts
+
+    def _steps(self, x, start: int, stop: int | None):
+        """Yield each layer's output from layer `start` to `stop`-1, x being the output of
+        layer start-1 (the model's input for start 0)."""
+        stop = len(self.layers) if stop is None else stop
+        if self._parents is None:
+            for layer in self.layers[start:stop]:
+                x = layer(x, training=False)
+                yield x
+            return
+        values = {start - 1: x}
+        for i in range(start, stop):
+            parents = self._parents[i]
+            if any(p not in values for p in parents):
+                raise InsideError(
+                    f"{self.name} cannot be run from layer {start}: a shortcut skips over it."
+                )
+            node = self._nodes[i]
+            known = {id(t): values[p] for t, p in zip(node.input_tensors, parents)}
+            args, kwargs = node.arguments.fill_in(known)
+            kwargs["training"] = False
+            values[i] = self.layers[i](*args, **kwargs)
+            yield values[i]
 
     def run(self, x, start: int = 0, stop: int | None = None):
-        """The chain's layers start..stop-1 applied to x (a backend tensor or array)."""
-        for layer in self.layers[start:stop]:
-            x = layer(x, training=False)
-        return x
+        """The layers start..stop-1 applied to x (a backend tensor or array), x being what
+        layer start-1 gave (the pixels for start 0)."""
+        out = x
+        for out in self._steps(x, start, stop):  # noqa: B007 - the last layer's output
+            pass
+        return out
 
     def forward(self, images, stop: int | None = None) -> list[np.ndarray]:
         """Every layer's output for a batch, in order (up to layer `stop`), as numpy arrays."""
         import keras
 
         x = keras.ops.convert_to_tensor(as_batch(images))
-        outputs = []
-        for layer in self.layers[:stop]:
-            x = layer(x, training=False)
-            outputs.append(_numpy(x))
-        return outputs
+        return [_numpy(out) for out in self._steps(x, 0, stop)]
 
     def probabilities(self, images) -> np.ndarray:
         import keras
@@ -193,9 +262,12 @@ class Inspector:
         """The index of the layer that finishes a convolution's block (its batch norm and
         activation when they are separate layers): Grad-CAM looks at the maps there."""
         end = conv.index
-        while end + 1 < len(self.info) and self.info[end + 1].type in _BLOCK_TAIL_TYPES:
+        while True:  # in a residual network: on to the block's output, after the shortcut's add
+            while end + 1 < len(self.info) and self.info[end + 1].type in _BLOCK_TAIL_TYPES:
+                end += 1
+            if end in self._cuts:
+                return end
             end += 1
-        return end
 
     def activations(self, image) -> dict[str, np.ndarray]:
         """The (H, W, C) output of every convolution and pooling layer for one image (the

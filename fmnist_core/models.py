@@ -30,8 +30,8 @@ class Recipe:
     optimizer: str = "adam"  # "adam" or "sgd"
     learning_rate: float = 0.001
     momentum: float = 0.0
-    # the tutorial's loss as written there; every run trains with train.TRAINING_LOSS, the
-    # same loss on integer labels (manifests record both)
+    # the tutorial's loss as written there; every run trains with engine.training_loss, the
+    # same loss on integer labels (label-smoothed where a recipe says so; manifests record both)
     tutorial_loss: str = "sparse_categorical_crossentropy"
     batch_size: int = 32
     epochs: int = 10
@@ -46,6 +46,9 @@ class Recipe:
     # "styles" (outlines, silhouettes, flat shades, big turns, mirrors: fmnist_core.augment)
     augmentation: str = "affine"
     schedule: str = "constant"  # learning rate: "constant" or "cosine" (decays to 0 by the end)
+    warmup_epochs: int = 0  # cosine only: the rate first rises linearly from 0 (one-cycle-like)
+    label_smoothing: float = 0.0  # targets of 1 - s for the label, s / 9 for each other class
+    weight_decay: float = 0.0  # decoupled (AdamW / SGD's), not on batch-norm and bias terms
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +65,8 @@ class ModelSpec:
     description: str = ""
     needs_pretrained_weights: bool = False
     build_options: dict[str, Any] = field(default_factory=dict)
+    # made from other trained models (the ensemble), not fitted: training chooses its members
+    assembled: bool = False
 
     @property
     def beyond_tutorials(self) -> bool:
@@ -91,6 +96,7 @@ def register_model(
     reported: float | None,
     note: str = "",
     needs_pretrained_weights: bool = False,
+    assembled: bool = False,
     **build_options: Any,
 ) -> Callable:
     """Add a builder to the registry under its function name (or `name=` in build_options)."""
@@ -107,6 +113,7 @@ def register_model(
             description=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
             needs_pretrained_weights=needs_pretrained_weights,
             build_options=dict(build_options),
+            assembled=assembled,
         )
         return fn
 
@@ -144,20 +151,25 @@ def recipe_in_words(recipe: Recipe) -> str:
     if recipe.epochs:
         parts.append(f"{recipe.epochs} epochs")
     if recipe.augment_epochs:
-        what = (
-            "in the styles people draw and upload (outlines, silhouettes, flat shades, "
-            "contrast, blur, turns up to 45 degrees, mirror images, thicker and thinner items)"
-            if recipe.augmentation == "styles"
-            else "on rotated, shifted, sheared and zoomed images"
-        )
+        what = {
+            "styles": "in the styles people draw and upload (outlines, silhouettes, flat "
+            "shades, contrast, blur, turns up to 45 degrees, mirror images, thicker and "
+            "thinner items)",
+            "crops": "on random crops, mirror images and randomly erased patches",
+        }.get(recipe.augmentation, "on rotated, shifted, sheared and zoomed images")
         parts.append(f"{'then ' if recipe.epochs else ''}{recipe.augment_epochs} epochs {what}")
     optimiser = {"adam": "Adam", "sgd": "SGD"}.get(recipe.optimizer, recipe.optimizer)
     rate = f"learning rate {recipe.learning_rate:g}"
     if recipe.schedule == "cosine":
-        rate += " decaying to 0 (cosine)"
+        warmup = f" after a {recipe.warmup_epochs}-epoch warm-up" if recipe.warmup_epochs else ""
+        rate += f" decaying to 0 (cosine){warmup}"
     if recipe.momentum:
         rate += f", momentum {recipe.momentum:g}"
+    if recipe.weight_decay:
+        rate += f", weight decay {recipe.weight_decay:g}"
     parts.append(f"{optimiser}, {rate}, batch {recipe.batch_size}")
+    if recipe.label_smoothing:
+        parts.append(f"label smoothing {recipe.label_smoothing:g}")
     return "; ".join(parts)
 
 
@@ -171,6 +183,16 @@ GLOSSARY = {
     "SGD": "stochastic gradient descent: every weight moves a fixed share of its gradient",
     "momentum": "SGD keeps some of its previous step, so it rolls through small bumps",
     "cosine": "the learning rate falls smoothly to zero over the run",
+    "warm-up": "the learning rate starts at zero and rises for the first epoch, so early "
+    "steps cannot throw the weights far off",
+    "weight decay": "every step shrinks the weights a little, which keeps the model simple",
+    "label smoothing": "the targets say 90% sure instead of 100%, so the model does not learn "
+    "to be over-confident",
+    "random crops": "the picture shifted by a few pixels in any direction",
+    "erased": "random erasing: a random rectangle of the picture is painted over, so the model "
+    "cannot rely on one part of the item",
+    "residual": "a shortcut adds a block's input to its output, so deep networks stay trainable",
+    "ensemble": "several models answer and their probabilities are averaged",
     "he_uniform": "how the weights start: random, scaled for ReLU layers (He et al., 2015)",
     "conv": "a convolution: small filters slid over the image, each looking for one pattern",
     "pool": "max-pooling: keeps the strongest response in each 2x2 patch, halving the size",
@@ -500,3 +522,78 @@ def robust():
     x = layers.Dense(256, activation="relu")(x)
     x = layers.Dropout(0.4)(x)
     return _head(x, inputs, "robust")
+
+
+def _residual_block(x, filters: int, stride: int, name: str):
+    """A basic residual block: two 3x3 convolutions with batch norm, added to its input (a
+    1x1 strided projection where the size or width changes), then ReLU."""
+    layers = _keras().layers
+    shortcut = x
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
+                      kernel_initializer="he_normal", name=f"{name}_conv1")(x)  # fmt: skip
+    y = layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = layers.Activation("relu", name=f"{name}_relu1")(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False,
+                      kernel_initializer="he_normal", name=f"{name}_conv2")(y)  # fmt: skip
+    # the block's last batch norm starts at zero: each block begins as the identity
+    y = layers.BatchNormalization(gamma_initializer="zeros", name=f"{name}_bn2")(y)
+    if stride != 1 or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False,
+                                 kernel_initializer="he_normal", name=f"{name}_proj")(x)  # fmt: skip
+        shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+    y = layers.Add(name=f"{name}_add")([y, shortcut])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+@register_model(
+    tutorial="beyond",
+    recipe=Recipe(
+        optimizer="sgd",
+        learning_rate=0.1,
+        momentum=0.9,
+        batch_size=128,
+        epochs=0,
+        augment_epochs=36,
+        augmentation="crops",
+        schedule="cosine",
+        warmup_epochs=1,
+        label_smoothing=0.1,
+        weight_decay=5e-4,
+    ),
+    reported=None,
+    note="trained on Fashion-MNIST's training split only: crops, mirrors, random erasing",
+)
+def resnet(widths: tuple = (32, 64, 128), blocks: int = 2):
+    """A residual network (ResNet-14 sized for 28x28): three stages of residual blocks."""
+    layers = _keras().layers
+    inputs, x = _inputs_scaled("resnet")
+    x = layers.Conv2D(widths[0], 3, padding="same", use_bias=False,
+                      kernel_initializer="he_normal", name="stem_conv")(x)  # fmt: skip
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.Activation("relu", name="stem_relu")(x)
+    for stage, filters in enumerate(widths):
+        for b in range(blocks):
+            stride = 2 if stage > 0 and b == 0 else 1
+            x = _residual_block(x, filters, stride, f"stage{stage + 1}_block{b + 1}")
+    x = layers.GlobalAveragePooling2D(name="average")(x)
+    return _head(x, inputs, "resnet")
+
+
+# The ensemble's candidates: every registry model that can hold out the validation split.
+ENSEMBLE_DEFAULT_MEMBERS = ("cnn4", "robust", "resnet")
+
+
+@register_model(
+    tutorial="beyond",
+    recipe=Recipe(epochs=0, batch_size=1024),
+    reported=None,
+    note="the average of trained models' probabilities, the members chosen on the validation split",
+    assembled=True,
+)
+def ensemble(members: tuple = ENSEMBLE_DEFAULT_MEMBERS, models: dict | None = None):
+    """An ensemble: the average of several trained models' probabilities, in one model."""
+    from fmnist_core.ensemble import average_model
+
+    if models is None:  # the architecture, with fresh members (training assembles trained ones)
+        models = {name: create_model(name) for name in members}
+    return average_model(models)

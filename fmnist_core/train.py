@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from fmnist_core.artifacts import Artifact, save_artifact
+from fmnist_core.artifacts import Artifact, float32_copy, save_artifact
 from fmnist_core.calibration import calibrate
 from fmnist_core.data import load_dataset, stratified_split, stratified_subset
-from fmnist_core.engine import TRAINING_LOSS, ProgressFn, cross_validate, fit
+from fmnist_core.engine import PRECISIONS, ProgressFn, cross_validate, fit, training_loss_name
 from fmnist_core.errors import FmnistError
 from fmnist_core.evaluate import evaluate_probabilities, predict_probabilities
 from fmnist_core.models import get_spec
@@ -34,6 +34,8 @@ class TrainOptions:
     seed: int = 0
     limit: int | None = None  # a stratified subset of the training set, for quick runs
     distribute: str | None = None
+    # dtype policy: None = mixed float16 on a GPU, float32 on a CPU; or "mixed_bfloat16" ...
+    precision: str | None = None
     weights: str | None = None  # VGG19: a local weights file instead of Keras' ImageNet download
     image_size: int | None = None  # VGG19 input size
     note: str = ""  # why the run departs from the recipe, kept in the manifest
@@ -54,6 +56,10 @@ class TrainOptions:
             raise TrainOptionsError("The batch size must be at least 1.")
         if self.limit is not None and not 100 <= self.limit <= 60_000:
             raise TrainOptionsError("Train on between 100 and 60,000 images.")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise TrainOptionsError(
+                f"unknown precision {self.precision!r} ({', '.join(PRECISIONS)})"
+            )
         if self.via not in ("cli", "app"):
             raise TrainOptionsError(f"unknown origin {self.via!r} (cli or app)")
 
@@ -154,19 +160,29 @@ def run_training(
             should_stop=should_stop,
             build_overrides=build,
         )
-    result = fit(
-        spec,
-        x_tr,
-        y_tr,
-        x_va,
-        y_va,
-        recipe,
-        seed=opts.seed,
-        progress=progress,
-        should_stop=should_stop,
-        distribute=opts.distribute,
-        build_overrides=build,
-    )
+    extra: dict[str, Any] = {}
+    if spec.assembled:
+        result, extra = _assemble(spec, recipe, opts, x_va, y_va, root=root, progress=progress)
+    else:
+        result = fit(
+            spec,
+            x_tr,
+            y_tr,
+            x_va,
+            y_va,
+            recipe,
+            seed=opts.seed,
+            progress=progress,
+            should_stop=should_stop,
+            distribute=opts.distribute,
+            build_overrides=build,
+            precision=opts.precision,
+        )
+    if result.precision != "float32":  # evaluate the float32 model that ships, not the run's
+        import keras
+
+        keras.mixed_precision.set_global_policy("float32")
+        result.model = float32_copy(result.model)
     if progress is not None:
         progress({"event": "evaluate"})
     # Scored as stored (float16), so the manifest and every page count the same predictions.
@@ -180,7 +196,8 @@ def run_training(
         "reported_accuracy": spec.reported_accuracy,
         "reported_note": spec.reported_note,
         "recipe": recipe.as_dict(),
-        "training_loss": TRAINING_LOSS,  # what was used (the recipe keeps the tutorial's)
+        # what was used (the recipe keeps the tutorial's)
+        "training_loss": training_loss_name(recipe),
         "recipe_overrides": overrides,
         "build_options": {**spec.build_options, **{k: str(v) for k, v in build.items()}},
         "seed": opts.seed,
@@ -195,6 +212,7 @@ def run_training(
         "device": result.device,
         "distribute": opts.distribute,
         "replicas": result.replicas,
+        "precision": result.precision,
         "training_seconds": round(result.seconds, 2),
         "params": int(result.model.count_params()),
         "history": result.history,
@@ -203,6 +221,7 @@ def run_training(
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "note": opts.note,
         "started_by": {"name": opts.started_by, "via": opts.via, "session": opts.session},
+        **extra,
         **scores,
     }
     manifest["calibration"] = calibrate(result.model, manifest, ds, probs)
@@ -219,6 +238,40 @@ def run_training(
     if progress is not None:
         progress({"event": "save"})
     return save_artifact(name, result.model, manifest, probs, root=root)
+
+
+def _assemble(spec, recipe, opts: TrainOptions, x_va, y_va, *, root, progress):
+    """The ensemble's "training": choose its members on the validation split, average them."""
+    from fmnist_core.engine import TrainResult, backend_name, device_description
+    from fmnist_core.ensemble import assemble
+    from fmnist_core.models import list_models
+
+    if recipe.validation != "split":
+        raise TrainOptionsError("an ensemble's members are chosen on the validation split")
+    candidates = [
+        n for n in list_models()
+        if not get_spec(n).assembled and not get_spec(n).needs_pretrained_weights
+    ]  # fmt: skip
+    model, selection, seconds = assemble(
+        candidates, x_va, y_va, root=root, split_seed=recipe.split_seed, limit=opts.limit,
+        seed=opts.seed, progress=progress,
+    )  # fmt: skip
+    result = TrainResult(
+        model=model, history=[], recipe=recipe, seconds=seconds, device=device_description(),
+        backend=backend_name(),
+    )  # fmt: skip
+    extra = {
+        "training_loss": None,  # nothing was fitted
+        "members": selection.members,
+        "member_selection": {
+            "val_accuracy": selection.val_accuracy,
+            "val_loss": selection.val_loss,
+            "candidates": selection.candidates,
+            "not_candidates": selection.skipped,
+            "best_subsets": selection.ranking,
+        },
+    }
+    return result, extra
 
 
 def _with_fraction(progress: ProgressFn | None, folds: int) -> ProgressFn | None:

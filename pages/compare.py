@@ -5,16 +5,18 @@ import streamlit as st
 
 from fmnist_core.figures.calibration import coverage_figure, reliability_figure
 from fmnist_core.figures.comparison import (
-    accuracy_vs_params_figure,
+    accuracy_tradeoff_figure,
     kfold_figure,
     learning_curves_figure,
     per_class_accuracy_figure,
 )
 from fmnist_core.results import per_class_accuracy
-from fmnist_core.ui.loaders import catalog_rows, trained_results
+from fmnist_core.ui.loaders import catalog_rows, predict_latencies, trained_results
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
 from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS, interval_text
+
+COST_CHOICES = {"parameters": "params", "Predict latency": "latency_ms", "file size": "megabytes"}
 
 run_through_app()
 st.title("Compare models")
@@ -157,5 +159,25 @@ if st.toggle("Show calibration: reliability diagram and abstention", key="show_c
         "that trained on all 60,000 images."
     )
 
-st.subheader("Accuracy against model size")
-st.plotly_chart(accuracy_vs_params_figure(list(catalog.values())), width="stretch")
+st.subheader("What each point of accuracy costs")
+cost = st.segmented_control(
+    "Against",
+    list(COST_CHOICES),
+    default="parameters",
+    key="tradeoff_cost",
+    help="Predict latency is measured on this server the first time it is asked for: one "
+    "image at a time, as the Predict page sends them (median of 25).",
+)
+points = [
+    {**row, "megabytes": row.get("megabytes")} for row in catalog.values()
+]  # one point per model (active versions)
+cost_key = COST_CHOICES[cost or "parameters"]
+if cost_key == "latency_ms":
+    latency = predict_latencies()
+    points = [{**row, "latency_ms": latency.get(row["name"])} for row in points]
+st.plotly_chart(accuracy_tradeoff_figure(points, cost_key), width="stretch")
+st.caption(
+    "Outlined markers are on the **Pareto front**: no other model is both more accurate and "
+    "cheaper. Models off the front pay more for less; the step line shows what the next point "
+    "of accuracy costs."
+)

@@ -127,15 +127,26 @@ def test_gradcam_and_explain(inspectors, real_dataset):
         explain(ins, np.zeros((10, 10)))
 
 
-def test_a_model_that_is_not_a_chain_is_refused_clearly():
+def test_a_branching_model_is_run_through_its_graph_and_whole_models_side_by_side_refused():
     import keras
 
     inputs = keras.Input((28, 28, 1))
     a = keras.layers.Conv2D(2, 3, padding="same")(inputs)
     b = keras.layers.Conv2D(2, 3, padding="same")(inputs)
     out = keras.layers.Dense(10)(keras.layers.Flatten()(keras.layers.Add()([a, b])))
-    with pytest.raises(InsideError, match="not a plain chain"):
-        Inspector(keras.Model(inputs, out))
+    branching = keras.Model(inputs, out)
+    ins = Inspector(branching)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 28, 28, 1)).astype(np.float32)
+    assert ins.is_graph and [i.type for i in ins.info][-2:] == ["Flatten", "Dense"]
+    np.testing.assert_allclose(ins.forward(x)[-1], np.asarray(branching(x)), atol=1e-4)
+
+    def small(name):
+        return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                 keras.layers.Dense(10)], name=name)  # fmt: skip
+
+    side_by_side = keras.layers.Average()([small("left")(inputs), small("right")(inputs)])
+    with pytest.raises(InsideError, match="side by side \\(left, right\\)"):
+        Inspector(keras.Model(inputs, side_by_side))
 
 
 _BACKEND_SCRIPT = """

@@ -12,7 +12,7 @@ TUTORIAL_MODELS = [
     "cnn1", "cnn3", "cnn4", "vgg19", "strided3", "peltarion",
     "baseline", "baseline_same", "baseline_wide", "twoconv",
 ]  # fmt: skip
-BEYOND = ["robust"]
+BEYOND = ["robust", "resnet", "ensemble"]
 EXPECTED = TUTORIAL_MODELS + BEYOND
 CPU_MODELS = [n for n in EXPECTED if n != "vgg19"]
 
@@ -32,6 +32,8 @@ def test_registry_has_every_seed_recipe_and_our_own_models():
         assert 0.5 < spec.reported_accuracy < 1.0
         assert spec.recipe.batch_size > 0 and spec.recipe.epochs > 0
         assert spec.description
+    for name in BEYOND:
+        assert get_spec(name).description
 
 
 def test_recipes_follow_the_tutorials():

@@ -1,5 +1,5 @@
 """Figures that compare models: learning curves, k-fold spread, per-class accuracy,
-accuracy against size with public references."""
+accuracy against size and latency (the Pareto front) with public references."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.figures.style import PALETTE, apply_layout
 from fmnist_core.results import REFERENCE_ACCURACIES, smooth
+from fmnist_core.tradeoffs import pareto_front
 
 
 def learning_curves_figure(
@@ -79,38 +80,68 @@ def per_class_accuracy_figure(accuracy: dict[str, Sequence[float]]) -> go.Figure
     return apply_layout(fig, 360, barmode="group")
 
 
-def accuracy_vs_params_figure(models: list[dict]) -> go.Figure:
-    """Each model's test accuracy against its parameter count, with reference accuracies."""
+COST_AXES = {
+    "params": ("parameters", "%{x:,} parameters"),
+    "latency_ms": ("Predict latency, one image (ms, this server)", "%{x:.1f} ms per image"),
+    "megabytes": ("file size (MB)", "%{x:.1f} MB"),
+}
+
+
+def accuracy_tradeoff_figure(models: list[dict], cost: str = "params") -> go.Figure:
+    """Each model's test accuracy against a cost (parameters, latency or file size), with the
+    Pareto front (no other model is both cheaper and more accurate) drawn as a step line and
+    the public reference accuracies as dotted lines."""
+    title, hover = COST_AXES[cost]
+    models = [m for m in models if m.get(cost)]
     fig = go.Figure()
+    front = [models[i] for i in pareto_front([m[cost] for m in models],
+                                             [m["test_accuracy"] for m in models])]  # fmt: skip
+    if len(front) > 1:
+        xs, ys = [], []
+        for a, b in zip(front, front[1:]):  # a step: flat until the next model is reached
+            xs += [a[cost], b[cost]]
+            ys += [a["test_accuracy"], a["test_accuracy"]]
+        xs.append(front[-1][cost])
+        ys.append(front[-1]["test_accuracy"])
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", name="Pareto front", hoverinfo="skip",
+            line=dict(color="rgba(120,120,120,0.6)", width=2, shape="hv"),
+        ))  # fmt: skip
+    on_front = {m["name"] for m in front}
     groups = (
         ("tutorial models", [m for m in models if not m.get("beyond_tutorials")], "circle", 0),
         ("beyond the tutorials", [m for m in models if m.get("beyond_tutorials")], "diamond", 2),
     )
-    # neighbours in size take turns above and below their marker, so names do not overlap
-    by_size = sorted(models, key=lambda m: m["params"] or 0)
-    position = {m["name"]: ("top center", "bottom center")[i % 2] for i, m in enumerate(by_size)}
+    # neighbours in cost take turns above and below their marker, so names do not overlap
+    by_cost = sorted(models, key=lambda m: m[cost])
+    position = {m["name"]: ("top center", "bottom center")[i % 2] for i, m in enumerate(by_cost)}
     for label, group, symbol, colour in groups:
         if not group:
             continue
         fig.add_trace(go.Scatter(
-            x=[m["params"] for m in group], y=[m["test_accuracy"] for m in group],
+            x=[m[cost] for m in group], y=[m["test_accuracy"] for m in group],
             text=[m["name"] for m in group], mode="markers+text",
             textposition=[position[m["name"]] for m in group],
-            marker=dict(size=12, symbol=symbol, color=PALETTE[colour]), name=label,
-            hovertemplate="%{text}<br>%{x:,} parameters<br>%{y:.2%}<extra></extra>",
+            marker=dict(size=12, symbol=symbol, color=PALETTE[colour],
+                        line=dict(width=[3 if m["name"] in on_front else 0 for m in group],
+                                  color="black")),
+            customdata=["on the Pareto front" if m["name"] in on_front else "" for m in group],
+            name=label,
+            hovertemplate=f"%{{text}}<br>{hover}<br>%{{y:.2%}}<br>%{{customdata}}<extra></extra>",
         ))  # fmt: skip
-    reported = [m for m in models if m.get("reported_accuracy")]
-    fig.add_trace(go.Scatter(
-        x=[m["params"] for m in reported], y=[m["reported_accuracy"] for m in reported],
-        text=[m["name"] for m in reported], mode="markers", name="tutorial reported",
-        marker=dict(size=9, symbol="x", color=PALETTE[1]),
-        hovertemplate="%{text}: tutorial reported %{y:.2%}<extra></extra>",
-    ))  # fmt: skip
+    if cost == "params":
+        reported = [m for m in models if m.get("reported_accuracy")]
+        fig.add_trace(go.Scatter(
+            x=[m["params"] for m in reported], y=[m["reported_accuracy"] for m in reported],
+            text=[m["name"] for m in reported], mode="markers", name="tutorial reported",
+            marker=dict(size=9, symbol="x", color=PALETTE[1]),
+            hovertemplate="%{text}: tutorial reported %{y:.2%}<extra></extra>",
+        ))  # fmt: skip
     for label, acc in REFERENCE_ACCURACIES.items():
         # the label sits above its line on a white ground, at the left where no model is
         fig.add_hline(y=acc, line=dict(color="gray", dash="dot", width=1), annotation_text=f"{label} {acc:.1%}",
                       annotation_position="top left", annotation_font_size=10,
                       annotation_bgcolor="rgba(255,255,255,0.85)")  # fmt: skip
-    fig.update_xaxes(title="parameters", type="log")
+    fig.update_xaxes(title=title, type="log")
     fig.update_yaxes(title="test accuracy", tickformat=".0%", range=[0.8, 0.975])
     return apply_layout(fig, 440)

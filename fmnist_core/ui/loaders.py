@@ -94,6 +94,22 @@ def artifacts_or_stop() -> list:
     return artifacts
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _latencies(signature: tuple, _predictor: Predictor) -> dict[str, float]:
+    from fmnist_core.tradeoffs import predict_latency_ms
+
+    return {name: predict_latency_ms(model) for name, model in _predictor.models.items()}
+
+
+def predict_latencies() -> dict[str, float]:
+    """Each loaded model's median one-image Predict time (ms), measured once per server and
+    set of versions."""
+    predictor = predictor_or_stop()
+    signature = tuple(sorted((n, id(m)) for n, m in predictor.models.items()))
+    with st.spinner("Timing every model on one image (once per server)..."):
+        return _latencies(signature, predictor)
+
+
 # Number formats shared by every table of models (Models page, leaderboard).
 
 
