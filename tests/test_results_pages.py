@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import io
 import re
 from pathlib import Path
@@ -137,6 +138,17 @@ def test_compare_page(all_results):
     assert source["robust"] == "beyond the tutorials" and source["baseline"] == "003"
     at.multiselect(key="curve_models").set_value(list(all_results)[:2]).run()
     assert not at.exception
+    # what accuracy costs: one point per model against its measured one-image latency
+    charts = len(at.get("plotly_chart"))
+    at.segmented_control(key="tradeoff_cost").set_value("Predict latency").run()
+    assert not at.exception and len(at.get("plotly_chart")) == charts
+    figure = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    points = [t for t in figure["data"] if t.get("mode") == "markers+text"]
+    named = [n for t in points for n in t["text"]]
+    assert sorted(named) == sorted(all_results)
+    latencies = [x for t in points for x in t["x"]]
+    assert all(0 < ms < 1000 for ms in latencies)
+    assert any(t.get("name") == "Pareto front" for t in figure["data"])
 
 
 def test_confusion_page_shows_exactly_the_cell(all_results, real_dataset):
