@@ -505,20 +505,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", help="why this run departs from the recipe (kept in the manifest)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("activate", help="make one version of a model the one everything uses")
-    p.add_argument("model")
-    p.add_argument("version", help="a version id from `list`, or shipped")
-    p.set_defaults(func=cmd_activate)
-
-    p = sub.add_parser("delete", help="delete one trained version (never the shipped one)")
-    p.add_argument("model")
-    p.add_argument("version", help="a version id from `list`")
-    p.set_defaults(func=cmd_delete)
-
-    p = sub.add_parser("evaluate", help="evaluate a trained model on the test set")
-    p.add_argument("model", help="a model (its active version) or MODEL@VERSION")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_evaluate)
+    # commands of positional arguments only (and --json): (name, help, function, arguments)
+    for name, what, func, arguments in (
+        ("activate", "make one version of a model the one everything uses", cmd_activate,
+         [("model", None), ("version", "a version id from `list`, or shipped")]),
+        ("delete", "delete one trained version (never the shipped one)", cmd_delete,
+         [("model", None), ("version", "a version id from `list`")]),
+        ("evaluate", "evaluate a trained model on the test set", cmd_evaluate,
+         [("model", "a model (its active version) or MODEL@VERSION"), ("--json", None)]),
+        ("quiz-results", "every finished result of a classroom quiz", cmd_quiz_results,
+         [("code", "the quiz code"), ("--json", None)]),
+    ):  # fmt: skip
+        p = sub.add_parser(name, help=what)
+        for argument, words in arguments:
+            if argument == "--json":
+                p.add_argument("--json", action="store_true")
+            else:
+                p.add_argument(argument, help=words)
+        p.set_defaults(func=func)
 
     p = sub.add_parser("predict", help="classify image files with every model (or one)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
@@ -573,11 +577,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vs", help="a second model to compare with")
     p.add_argument("--out", required=True, help="the HTML file to write")
     p.set_defaults(func=cmd_report)
-
-    p = sub.add_parser("quiz-results", help="every finished result of a classroom quiz")
-    p.add_argument("code", help="the quiz code")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_quiz_results)
 
     p = sub.add_parser("embed", help="2-D or 3-D embedding of test images, as CSV")
     p.add_argument(
