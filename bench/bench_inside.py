@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from fmnist_core.artifacts import available_artifacts
+from fmnist_core.models import is_assembled
 from fmnist_core.attribution import FAITHFUL_METHOD, faithfulness, faithfulness_images
 from fmnist_core.data import load_dataset
 from fmnist_core.explain import explain
@@ -45,6 +46,8 @@ def every_view(ins: Inspector, image: np.ndarray) -> None:
 rows = []
 picks = faithfulness_images(ds.y_test)
 for art in artifacts:
+    if is_assembled(art.name):  # whole models side by side: its members are measured
+        continue
     ins = Inspector(art.load_model(), art.name)
     every_view(ins, ds.x_test[0])  # warm
     times = []

@@ -144,9 +144,20 @@ def images_for(indices: np.ndarray, ds, n: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def feature_model(model):
-    """(penultimate features, probabilities) from a registry model: the input of its last Dense."""
+    """(penultimate features, probabilities) from a registry model: the input of its last Dense
+    (an ensemble's: its members', side by side)."""
     import keras
 
+    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if members and "logits" not in {layer.name for layer in model.layers}:
+        # an ensemble: its members' features side by side
+        pixels = model.inputs[0]
+        parts = [
+            keras.Model(m.inputs[0], m.get_layer("logits").input, name=f"{m.name}_features")(pixels)
+            for m in members
+        ]
+        features = keras.layers.Concatenate(name="member_features")(parts)
+        return keras.Model(model.inputs, [features, model.outputs[0]])
     penultimate = model.get_layer("logits").input
     return keras.Model(model.inputs, [penultimate, model.outputs[0]])
 

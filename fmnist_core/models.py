@@ -133,6 +133,12 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
+def is_assembled(name: str) -> bool:
+    """A model made of other trained models (the ensemble); False for unknown names."""
+    spec = _REGISTRY.get(name.split("@")[0])
+    return bool(spec and spec.assembled)
+
+
 def display_name(name: str) -> str:
     """The model's name as pages show it: our own models are marked as not a tutorial's."""
     spec = _REGISTRY.get(name)

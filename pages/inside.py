@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.models import is_assembled
 from fmnist_core.ui.inside_views import (
     inspector_or_none,
     show_arithmetic,
@@ -51,7 +52,12 @@ else:
     image = ds.x_test[int(index)]
     title = f"Test image {int(index)}: {CLASS_NAMES[int(ds.y_test[int(index)])]}"
 
-names = list(artifacts)
+# an ensemble runs whole models side by side: its members are opened one by one
+names = [n for n in artifacts if not is_assembled(n)]
+for name in artifacts:
+    if is_assembled(name):
+        members = ", ".join(artifacts[name].manifest.get("members") or [])
+        st.caption(f"**{name}** averages {members}: choose one of them to see its inside.")
 default = "robust" if "robust" in names else names[0]
 model_col, second_col = st.columns(2)
 first = model_col.selectbox("Model", names, index=names.index(default), key="inside_model")

@@ -17,6 +17,7 @@ import pytest
 
 from fmnist_core import engine
 from fmnist_core.augment import CropFlipErase
+from fmnist_core.embed import feature_model
 from fmnist_core.ensemble import EnsembleError, choose_members, held_out_from, members_of
 from fmnist_core.inside import InsideError, Inspector
 from fmnist_core.models import create_model, get_spec, recipe_in_words
@@ -193,6 +194,11 @@ def test_ensemble_is_chosen_on_the_validation_split_and_averages_its_members(
     np.testing.assert_allclose(art.test_probabilities()[:64], mean, atol=2e-3)
     with pytest.raises(InsideError, match="cnn1, peltarion"):
         Inspector(model, "ensemble")
+    # its features for the Embeddings page: the members' penultimate features side by side
+    feats, probs = feature_model(model).predict(x, verbose=0)
+    widths = [k.get_layer("logits").input.shape[-1] for k in members]
+    assert feats.shape == (64, sum(widths))
+    np.testing.assert_allclose(probs, mean, atol=1e-5)
 
 
 @pytest.mark.slow
