@@ -120,10 +120,18 @@ def headline(answers: dict[str, Answer]) -> Headline:
     if lead is None:
         name, votes = consensus(answers)
         return Headline(None, CLASS_NAMES.index(name), votes, len(answers))
-    others = [a for n, a in answers.items() if n != HEADLINE_MODEL]
+    # "3 of 9 tutorial models agree": our other models beyond the tutorials are not counted
+    others = [a for n, a in answers.items() if n != HEADLINE_MODEL and _is_tutorial(n)]
     return Headline(
         HEADLINE_MODEL, lead.label, sum(a.label == lead.label for a in others), len(others)
     )
+
+
+def _is_tutorial(name: str) -> bool:
+    try:
+        return not get_spec(name).beyond_tutorials
+    except UnknownModelError:
+        return True
 
 
 def models_disagree(answers: dict[str, Answer]) -> bool:
