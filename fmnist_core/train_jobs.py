@@ -291,7 +291,10 @@ def default_options(model: str) -> dict[str, Any]:
     from fmnist_core.models import get_spec
     from fmnist_core.train import TrainOptions
 
-    recipe = get_spec(model).recipe
+    spec = get_spec(model)
+    recipe = spec.recipe
+    if spec.assembled:  # the ensemble fits nothing: it chooses among the models in use
+        return {**asdict(TrainOptions()), "batch_size": recipe.batch_size}
     # a recipe that trains only on augmented images (robust) keeps that phase, shortened
     augment = 0 if recipe.epochs else min(recipe.augment_epochs, 3)
     return {**asdict(TrainOptions()), "epochs": min(recipe.epochs, 5), "augment_epochs": augment,

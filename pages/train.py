@@ -44,6 +44,9 @@ def settings_form(lock) -> None:
         if recipe.augmentation == "styles"
         else "Extra epochs on rotated, shifted, zoomed images (tutorial 000)"
     )
+    if spec.assembled:
+        assemble_form(model, defaults, lock)
+        return
     with st.form("train_form"):
         c1, c2, c3 = st.columns(3)
         epochs = c1.number_input("Epochs", 0, 200, defaults["epochs"])
@@ -64,13 +67,31 @@ def settings_form(lock) -> None:
         options = {**defaults, "epochs": int(epochs), "augment_epochs": int(augment),
                    "batch_size": int(batch), "limit": None if limit >= 60000 else int(limit),
                    "kfold": int(kfold), "seed": int(seed)}  # fmt: skip
-        try:
-            train_jobs.start_job(model, options, owner.strip(), session=session_token())
-            st.session_state["train_mine"] = True
-        except FmnistError as e:
-            st.error(str(e))
-            return
-        st.rerun()
+        _start(model, options, owner)
+
+
+def assemble_form(model: str, defaults: dict, lock) -> None:
+    """The ensemble trains nothing: one click chooses its members among the models in use."""
+    st.info(
+        "Nothing is trained: the ensemble tries every set of two or more of the models in use "
+        "that held out the validation split, keeps the set whose averaged answers are right "
+        "most often on it, and scores that on the test set. It takes a minute or two."
+    )
+    with st.form("train_form"):
+        owner = st.text_input("Your name (shown to others while it runs)", key="train_owner")
+        start = st.form_submit_button("Assemble", type="primary", disabled=lock is not None)
+    if start:
+        _start(model, defaults, owner)
+
+
+def _start(model: str, options: dict, owner: str) -> None:
+    try:
+        train_jobs.start_job(model, options, owner.strip(), session=session_token())
+        st.session_state["train_mine"] = True
+    except FmnistError as e:
+        st.error(str(e))
+        return
+    st.rerun()
 
 
 @st.fragment(run_every=1.0)

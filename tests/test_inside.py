@@ -16,9 +16,9 @@ from PIL import Image
 
 from fmnist_core import attribution as attr
 from fmnist_core.artifacts import available_artifacts, find_artifact
-from fmnist_core.models import is_assembled
 from fmnist_core.explain import explain
 from fmnist_core.inside import InsideError, Inspector, apply_activation
+from fmnist_core.models import is_assembled
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from fmnist_core import train_jobs
 from fmnist_core.catalog import model_catalog
-from fmnist_core.versions import user_version_ids
+from fmnist_core.versions import get_version, user_version_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "train.py")
@@ -141,3 +141,20 @@ def test_train_in_a_real_browser(streamlit_url, page):
     import shutil
 
     shutil.rmtree(status["artifact"])  # later tests expect the shipped models only
+
+
+def test_the_ensemble_is_assembled_from_the_models_in_use(job_cache):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.selectbox(key="train_model").set_value("ensemble").run()
+    assert not at.exception
+    assert not at.number_input and "Nothing is trained" in at.info[0].value  # nothing to set
+    at.text_input(key="train_owner").set_value("Mr Babbage")
+    next(b for b in at.button if b.label == "Assemble").click().run()
+    assert not at.exception
+    status = train_jobs.wait_for_job(300)
+    assert status["state"] == "finished", status
+    manifest = get_version("ensemble", status["version"]).manifest
+    # chosen among the shipped models that held out the validation split, never the others
+    assert len(manifest["members"]) >= 2
+    assert not set(manifest["members"]) & {"strided3", "baseline", "twoconv"}
+    assert manifest["member_selection"]["not_candidates"]["baseline"].startswith("trained on all")
