@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -266,3 +267,31 @@ def test_pareto_front():
 def test_latency_is_a_positive_median():
     ms = predict_latency_ms(create_model("cnn1"), repeats=5)
     assert 0 < ms < 1000
+
+
+def test_resnet_recipe_trains_under_jax(real_dataset, tmp_path):
+    """GPU machines train with KERAS_BACKEND=jax: augmentation, loss and schedule use keras.ops
+    and Keras' own optimisers only; a few steps on real images lower the loss."""
+    pytest.importorskip("jax")
+    np.save(tmp_path / "x.npy", real_dataset.x_train[:512])
+    np.save(tmp_path / "y.npy", real_dataset.y_train[:512])
+    code = textwrap.dedent(f"""
+        import numpy as np, keras
+        from dataclasses import replace
+        from fmnist_core import engine
+        from fmnist_core.models import get_spec
+        assert keras.backend.backend() == "jax"
+        x, y = np.load({str(tmp_path / "x.npy")!r}), np.load({str(tmp_path / "y.npy")!r})
+        spec = get_spec("resnet")
+        recipe = replace(spec.recipe, augment_epochs=3, learning_rate=0.05)
+        result = engine.fit(spec, x, y, None, None, recipe, seed=0,
+                            build_overrides={{"widths": (8, 16, 32), "blocks": 1}})
+        losses = [h["loss"] for h in result.history]
+        assert result.backend == "jax" and losses[-1] < losses[0], losses
+        print("ok", losses)
+    """)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
