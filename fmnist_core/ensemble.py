@@ -35,6 +35,7 @@ class Selection:
     val_accuracy: float
     val_loss: float
     candidates: list[str]  # the models that could be members
+    sources: dict[str, dict]  # each member's version and model file checksum
     skipped: dict[str, str]  # other trained models and why they could not
     ranking: list[dict[str, Any]]  # the best subsets, for the manifest
 
@@ -149,6 +150,13 @@ def assemble(
         val_accuracy=ranking[0]["val_accuracy"],
         val_loss=ranking[0]["val_loss"],
         candidates=list(usable),
+        sources={
+            n: {
+                "version": usable[n].version or usable[n].origin,
+                "sha256": usable[n].manifest.get("files", {}).get("model.keras", {}).get("sha256"),
+            }
+            for n in members
+        },  # fmt: skip
         skipped=skipped,
         ranking=ranking,
     )

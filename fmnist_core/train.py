@@ -263,6 +263,7 @@ def _assemble(spec, recipe, opts: TrainOptions, x_va, y_va, *, root, progress):
     extra = {
         "training_loss": None,  # nothing was fitted
         "members": selection.members,
+        "member_sources": selection.sources,
         "member_selection": {
             "val_accuracy": selection.val_accuracy,
             "val_loss": selection.val_loss,

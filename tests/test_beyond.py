@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from fmnist_core import engine
+from fmnist_core.artifacts import file_sha256
 from fmnist_core.augment import CropFlipErase
 from fmnist_core.embed import feature_model
 from fmnist_core.ensemble import EnsembleError, choose_members, held_out_from, members_of
@@ -182,6 +183,8 @@ def test_ensemble_is_chosen_on_the_validation_split_and_averages_its_members(
     sel = m["member_selection"]
     assert sel["not_candidates"] == {"strided3": "trained on all 60,000 training images"}
     assert m["training_loss"] is None and m["history"] == []
+    for name, source in m["member_sources"].items():  # which files it was made from
+        assert source["sha256"] == file_sha256(members_root / name / "model.keras")
     model = keras.models.load_model(art.path / "model.keras", safe_mode=True, compile=False)
     assert members_of(model) == ["cnn1", "peltarion"]
     x = real_dataset.x_test[:64].reshape(-1, 28, 28, 1).astype(np.float32)
