@@ -50,11 +50,26 @@ class Predictor:
     def __init__(self, artifacts: list[Artifact]):
         self.models = {}
         self.problems: dict[str, str] = {}
+        checksums = {}
         for art in artifacts:
             try:
                 self.models[art.name] = art.load_model()
+                checksums[art.name] = art.manifest.get("files", {}).get("model.keras", {})
             except ArtifactError as e:
                 self.problems[art.name] = str(e)
+        # An ensemble whose members are loaded here, the very files it was made from, is
+        # answered with the mean of their answers: the same numbers without running them twice.
+        self.averaged: dict[str, list[str]] = {}
+        for art in artifacts:
+            sources = art.manifest.get("member_sources") or {}
+            same = [
+                src.get("sha256") is not None
+                and checksums.get(n, {}).get("sha256") == src["sha256"]
+                and n not in self.averaged
+                for n, src in sources.items()
+            ]
+            if art.name in self.models and same and all(same):
+                self.averaged[art.name] = list(sources)
         warm = np.zeros((1, 28, 28, 1), np.float32)
         for model in self.models.values():
             model.predict_on_batch(warm)  # compile once here, not on the first user's image
@@ -70,16 +85,21 @@ class Predictor:
         (`Preprocessed.as_drawn`), which the models trained on drawings read too."""
         x = np.asarray(image28, dtype=np.float32).reshape(-1, 28, 28, 1)
         drawn = None if as_drawn is None else np.asarray(as_drawn, np.float32).reshape(x.shape)
-        answers = {}
+        answers, plain = {}, {}
         for name, model in self.models.items():
+            if name in self.averaged:
+                continue
             start = time.perf_counter()
-            probs = np.asarray(model.predict_on_batch(x), dtype=np.float32)[0]
+            probs = plain[name] = np.asarray(model.predict_on_batch(x), dtype=np.float32)[0]
             readings = 1
             if drawn is not None and reads_drawings(name):
                 probs = (probs + np.asarray(model.predict_on_batch(drawn), np.float32)[0]) / 2
                 readings = 2
             answers[name] = Answer(name, probs, time.perf_counter() - start, readings)
-        return answers
+        for name, members in self.averaged.items():  # its time: what its members took
+            probs = np.mean([plain[m] for m in members], axis=0, dtype=np.float32)
+            answers[name] = Answer(name, probs, sum(answers[m].seconds for m in members))
+        return {name: answers[name] for name in self.models}
 
 
 def reads_drawings(name: str) -> bool:

@@ -298,3 +298,27 @@ def test_resnet_recipe_trains_under_jax(real_dataset, tmp_path):
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_predictor_answers_an_ensemble_with_its_members_mean(members_root, real_dataset):
+    from fmnist_core.artifacts import load_artifact
+    from fmnist_core.predict import Predictor
+
+    if not (members_root / "ensemble").exists():
+        run_training("ensemble", TrainOptions(limit=2000), root=members_root)
+    arts = [load_artifact(n, members_root, "shipped") for n in ("cnn1", "peltarion", "ensemble")]
+    x = real_dataset.x_test[7].astype(np.float32)
+    own = np.asarray(arts[2].load_model()(x.reshape(1, 28, 28, 1), training=False))[0]
+    fast = Predictor(arts)
+    assert fast.averaged == {"ensemble": ["cnn1", "peltarion"]}
+    answers = fast(x)
+    assert list(answers) == ["cnn1", "peltarion", "ensemble"]
+    np.testing.assert_allclose(answers["ensemble"].probabilities, own, atol=1e-5)
+    assert answers["ensemble"].seconds == pytest.approx(
+        answers["cnn1"].seconds + answers["peltarion"].seconds
+    )
+    # a member missing here (or another version of it): the ensemble runs itself
+    alone = Predictor([arts[0], arts[2]])
+    assert alone.averaged == {}
+    np.testing.assert_allclose(alone(x)["ensemble"].probabilities, own, atol=1e-5)
