@@ -37,6 +37,7 @@ board = pd.DataFrame(
             "Model": name,
             "Source": "beyond the tutorials" if r["beyond_tutorials"] else r["source"],
             "Parameters": r["params"],
+            "Size (MB)": r["megabytes"],
             "Training (s)": r["training_seconds"],
             "Epochs": r["epochs"],
             "Augmented epochs": r["augment_epochs"],
@@ -168,9 +169,7 @@ cost = st.segmented_control(
     help="Predict latency is measured on this server the first time it is asked for: one "
     "image at a time, as the Predict page sends them (median of 25).",
 )
-points = [
-    {**row, "megabytes": row.get("megabytes")} for row in catalog.values()
-]  # one point per model (active versions)
+points = list(catalog.values())  # one point per model (its version in use)
 cost_key = COST_CHOICES[cost or "parameters"]
 if cost_key == "latency_ms":
     latency = predict_latencies()

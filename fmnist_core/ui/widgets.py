@@ -26,6 +26,7 @@ MODEL_TABLE_COLUMNS = {
     "Difference (points)": st.column_config.NumberColumn(format="%+.2f"),
     "Test loss": st.column_config.NumberColumn(format="%.4f"),
     "Parameters": st.column_config.NumberColumn(format="localized"),
+    "Size (MB)": st.column_config.NumberColumn(format="%.2f"),
     "Training (s)": st.column_config.NumberColumn(format="%.0f"),
     "ECE": st.column_config.NumberColumn(format="%.4f"),
 }
