@@ -89,9 +89,11 @@ if chosen:
         ),
         width="stretch",
     )
+    untrained = [n for n in chosen if not results[n].manifest.get("history")]
     st.caption(
         "Dashed: training; solid: validation; star: the epoch with the lowest validation loss; "
         "dotted line: where the augmented epochs begin."
+        + (f" No curve for {', '.join(untrained)}: it trains nothing." if untrained else "")
     )
 
 folds = {

@@ -21,6 +21,8 @@ def learning_curves_figure(
     validation epoch (lowest val_loss); a dotted line where the augmentation phase starts."""
     fig = go.Figure()
     for i, (name, history) in enumerate(histories.items()):
+        if not history:  # a model that trained nothing (the ensemble) has no curve
+            continue
         color = PALETTE[i % len(PALETTE)]
         epochs = [h["epoch"] for h in history]
         for key, dash, label in (
