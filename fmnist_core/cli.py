@@ -161,6 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, augment_epochs=args.augment_epochs, batch_size=args.batch_size,
         kfold=args.kfold, seed=args.seed, limit=args.limit, distribute=args.distribute,
         precision=args.precision, weights=args.weights, image_size=args.image_size,
+        widths=args.widths,
         note=args.note or "",
         started_by=_who(), via="cli",
     )  # fmt: skip
@@ -499,6 +500,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--weights", help="VGG19: weights file instead of Keras' ImageNet download")
     p.add_argument("--image-size", type=int, help="VGG19: input size (at least 32)")
+    p.add_argument(
+        "--widths",
+        type=lambda text: [int(w) for w in text.split(",")],
+        help="resnet: filters of its three stages, e.g. 64,128,256 (default 32,64,128)",
+    )
     p.add_argument(
         "--out", type=Path, help="save as OUT/MODEL/ (default: a new version in the user cache)"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -38,6 +39,7 @@ class TrainOptions:
     precision: str | None = None
     weights: str | None = None  # VGG19: a local weights file instead of Keras' ImageNet download
     image_size: int | None = None  # VGG19 input size
+    widths: list[int] | None = None  # resnet: filters of its three stages (default 32-64-128)
     note: str = ""  # why the run departs from the recipe, kept in the manifest
     # who started the run (kept in the manifest; the app lets people delete their own runs)
     started_by: str = ""
@@ -60,6 +62,10 @@ class TrainOptions:
             raise TrainOptionsError(
                 f"unknown precision {self.precision!r} ({', '.join(PRECISIONS)})"
             )
+        if self.widths is not None and (
+            len(self.widths) != 3 or any(int(w) < 1 or int(w) > 1024 for w in self.widths)
+        ):
+            raise TrainOptionsError("Give three stage widths between 1 and 1024, e.g. 64,128,256.")
         if self.via not in ("cli", "app"):
             raise TrainOptionsError(f"unknown origin {self.via!r} (cli or app)")
 
@@ -133,7 +139,20 @@ def run_training(
         if v is not None
     }
     recipe = replace(recipe, **overrides)
-    build = {k: v for k, v in {"weights": opts.weights, "image_size": opts.image_size}.items() if v}
+    build = {
+        k: v
+        for k, v in {
+            "weights": opts.weights,
+            "image_size": opts.image_size,
+            "widths": tuple(opts.widths) if opts.widths else None,
+        }.items()
+        if v
+    }
+    accepted = inspect.signature(spec.builder).parameters
+    for key in build:
+        if key not in accepted:
+            flag = "--" + key.replace("_", "-")
+            raise TrainOptionsError(f"{flag} does not apply to {name}.")
 
     ds = load_dataset(data_source)
     x_pool, y_pool = ds.x_train, ds.y_train

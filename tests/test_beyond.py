@@ -130,9 +130,20 @@ def test_resnet_has_shortcuts_and_a_float32_output():
     assert model.output.dtype == "float32" and 150_000 < model.count_params() < 2_000_000
 
 
-def test_precision_is_checked():
+def test_precision_and_widths_are_checked(tmp_path):
     with pytest.raises(TrainOptionsError, match="unknown precision"):
         TrainOptions(precision="float8").validate()
+    with pytest.raises(TrainOptionsError, match="three stage widths"):
+        TrainOptions(widths=[64, 128]).validate()
+    with pytest.raises(TrainOptionsError, match="--widths does not apply to cnn1"):
+        run_training("cnn1", TrainOptions(widths=[8, 16, 32]), root=tmp_path)
+    assert not list(tmp_path.iterdir())  # refused before anything was trained or written
+    wide = create_model("resnet", widths=(8, 16, 32))
+    assert [layer.filters for layer in wide.layers if layer.name.endswith("_conv2")][::2] == [
+        8,
+        16,
+        32,
+    ]
 
 
 # ----------------------------------------------------------------------------- training
