@@ -11,13 +11,13 @@ import time
 import numpy as np
 
 from fmnist_core.artifacts import available_artifacts
-from fmnist_core.models import is_assembled
 from fmnist_core.attribution import FAITHFUL_METHOD, faithfulness, faithfulness_images
 from fmnist_core.data import load_dataset
 from fmnist_core.explain import explain
 from fmnist_core.figures.inside import layer_strip, picture_grid, value_grid
 from fmnist_core.heatmaps import evidence_picture, feature_map_picture, gradcam_picture
 from fmnist_core.inside import Inspector, strongest_channels
+from fmnist_core.models import is_assembled
 
 REPEAT = 10
 ds = load_dataset()
