@@ -58,11 +58,14 @@ def model_catalog() -> list[dict[str, Any]]:
 
 def _recipe_words(spec, recipe: dict[str, Any], manifest: dict[str, Any]) -> str:
     if spec.assembled:
-        members = manifest.get("members")
-        which = ", ".join(members) if members else "trained models"
+        weights = manifest.get("member_weights") or {n: None for n in manifest.get("members", [])}
+        which = (
+            ", ".join(f"{n} ({w:.0%})" if w is not None else n for n, w in weights.items())
+            or "trained models"
+        )
         return (
-            f"the average of {which}'s probabilities, chosen on the validation split; "
-            "nothing more is trained"
+            f"the weighted average of {which}: members and weights chosen on the validation "
+            "split; nothing more is trained"
         )
     return recipe_in_words(Recipe(**_known(recipe)))
 

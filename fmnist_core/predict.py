@@ -59,7 +59,7 @@ class Predictor:
                 self.problems[art.name] = str(e)
         # An ensemble whose members are loaded here, the very files it was made from, is
         # answered with the mean of their answers: the same numbers without running them twice.
-        self.averaged: dict[str, list[str]] = {}
+        self.averaged: dict[str, dict[str, float]] = {}  # ensemble -> member weights
         for art in artifacts:
             sources = art.manifest.get("member_sources") or {}
             same = [
@@ -69,7 +69,10 @@ class Predictor:
                 for n, src in sources.items()
             ]
             if art.name in self.models and same and all(same):
-                self.averaged[art.name] = list(sources)
+                weights = art.manifest.get("member_weights") or {}
+                self.averaged[art.name] = {
+                    n: float(weights.get(n, 1 / len(sources))) for n in sources
+                }
         warm = np.zeros((1, 28, 28, 1), np.float32)
         for model in self.models.values():
             model.predict_on_batch(warm)  # compile once here, not on the first user's image
@@ -97,7 +100,7 @@ class Predictor:
                 readings = 2
             answers[name] = Answer(name, probs, time.perf_counter() - start, readings)
         for name, members in self.averaged.items():  # its time: what its members took
-            probs = np.mean([plain[m] for m in members], axis=0, dtype=np.float32)
+            probs = np.sum([w * plain[m] for m, w in members.items()], axis=0, dtype=np.float32)
             answers[name] = Answer(name, probs, sum(answers[m].seconds for m in members))
         return {name: answers[name] for name in self.models}
 

@@ -282,13 +282,14 @@ def _assemble(spec, recipe, opts: TrainOptions, x_va, y_va, *, root, progress):
     extra = {
         "training_loss": None,  # nothing was fitted
         "members": selection.members,
+        "member_weights": selection.weights,
         "member_sources": selection.sources,
         "member_selection": {
             "val_accuracy": selection.val_accuracy,
             "val_loss": selection.val_loss,
             "candidates": selection.candidates,
             "not_candidates": selection.skipped,
-            "best_subsets": selection.ranking,
+            "steps": selection.ranking,
         },
     }
     return result, extra

@@ -203,11 +203,13 @@ def test_ensemble_is_chosen_on_the_validation_split_and_averages_its_members(
         keras.models.load_model(members_root / n / "model.keras", safe_mode=True, compile=False)
         for n in m["members"]
     ]
-    mean = np.mean([np.asarray(k(x, training=False)) for k in members], axis=0)
+    weights = m["member_weights"]
+    assert sum(weights.values()) == pytest.approx(1.0) and set(weights) == set(m["members"])
+    mean = sum(weights[n] * np.asarray(k(x, training=False)) for n, k in zip(m["members"], members))
     np.testing.assert_allclose(np.asarray(model(x, training=False)), mean, atol=1e-5)
     # the manifest scores what the saved file predicts
     np.testing.assert_allclose(art.test_probabilities()[:64], mean, atol=2e-3)
-    with pytest.raises(InsideError, match="cnn1, peltarion"):
+    with pytest.raises(InsideError, match="side by side \\((cnn1, peltarion|peltarion, cnn1)\\)"):
         Inspector(model, "ensemble")
     # its features for the Embeddings page: the members' penultimate features side by side
     feats, probs = feature_model(model).predict(x, verbose=0)
@@ -223,18 +225,29 @@ def test_ensemble_needs_two_models_that_held_out_the_split(members_root, tmp_pat
         run_training("ensemble", TrainOptions(limit=2000), root=tmp_path)
 
 
-def test_choose_members_takes_the_best_subset_on_real_probabilities(real_dataset):
+def test_ensemble_selection_on_real_probabilities(real_dataset):
     names = ["cnn1", "cnn4", "twoconv", "robust"]
     probs = {n: np.load(ROOT / "assets/models" / n / "test_probs.npy").astype(np.float32)
              for n in names}  # fmt: skip
     y = real_dataset.y_test
-    chosen, ranking = choose_members(probs, y)
-    best = max(
-        (np.mean(np.mean([probs[n] for n in s], axis=0).argmax(1) == y), -len(s), s)
-        for k in range(2, 5) for s in itertools.combinations(names, k)
-    )  # fmt: skip
-    assert ranking[0]["val_accuracy"] == pytest.approx(best[0], abs=1e-5)
-    assert len(ranking) == 10 and ranking[0]["members"] == chosen
+    weights, trail = choose_members(probs, y)
+
+    def accuracy(p):
+        return float(np.mean(p.argmax(1) == y))
+
+    # the first pick is the most accurate model alone; each step is the best addition
+    assert trail[0]["added"] == max(names, key=lambda n: accuracy(probs[n]))
+    bag = [t["added"] for t in trail]
+    for k in range(1, 4):
+        before = sum(probs[n] for n in bag[:k])
+        best = max(accuracy((before + probs[n]) / (k + 1)) for n in names)
+        assert trail[k]["val_accuracy"] == pytest.approx(best, abs=1e-5)
+    # the weights: shares of the best bag of two or more different models
+    assert len(weights) >= 2 and sum(weights.values()) == pytest.approx(1.0)
+    chosen = accuracy(sum(w * probs[n] for n, w in weights.items()))
+    eligible = [t["val_accuracy"] for i, t in enumerate(trail) if len(set(bag[: i + 1])) >= 2]
+    assert chosen == pytest.approx(max(eligible), abs=1e-5)
+    assert chosen >= max(accuracy(probs[n]) for n in names) - 0.002
     with pytest.raises(EnsembleError):
         choose_members({"cnn1": probs["cnn1"]}, y)
 
@@ -322,7 +335,8 @@ def test_predictor_answers_an_ensemble_with_its_members_mean(members_root, real_
     x = real_dataset.x_test[7].astype(np.float32)
     own = np.asarray(arts[2].load_model()(x.reshape(1, 28, 28, 1), training=False))[0]
     fast = Predictor(arts)
-    assert fast.averaged == {"ensemble": ["cnn1", "peltarion"]}
+    weights = arts[2].manifest["member_weights"]
+    assert fast.averaged == {"ensemble": weights} and list(weights) == ["cnn1", "peltarion"]
     answers = fast(x)
     assert list(answers) == ["cnn1", "peltarion", "ensemble"]
     np.testing.assert_allclose(answers["ensemble"].probabilities, own, atol=1e-5)
