@@ -53,6 +53,15 @@ def thumbnail(image: np.ndarray, side: int = 112, background: int = 235) -> np.n
     return out
 
 
+def data_url(png: bytes) -> str:
+    """PNG bytes as a data URL: st.image sends it as it is, without re-opening the picture to
+    check its size or storing it with the media file manager (which the browser then fetches
+    in a request of its own): for the small pictures a page shows on every rerun."""
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     """An image (gray or RGB, uint8) as PNG bytes, enlarged `scale` times with square pixels:
     the one PNG encoder of the project (pages, exports, reports, the CLI's files)."""

@@ -55,7 +55,8 @@ class PreprocessError(FmnistError):
 @dataclass
 class Step:
     name: str
-    image: np.ndarray  # uint8, (H, W) or (H, W, 3)
+    # uint8, (H, W) or (H, W, 3); a page keeps the thumbnail it showed as a PNG data URL (str)
+    image: np.ndarray | str
     note: str = ""
 
 

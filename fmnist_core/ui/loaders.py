@@ -4,6 +4,8 @@ results, embeddings; each stops the page with a clear message when it cannot loa
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -71,11 +73,32 @@ def _predictor(signature: tuple) -> Predictor:
     return Predictor(artifacts)
 
 
+class _Latest:
+    """A cached loader's value for the last signature asked for, held in front of its
+    st.cache_resource: Streamlit hashes a cached function's arguments on every call (with two
+    such calls, a twentieth of a Predict rerun's CPU under the 30-session load test), while
+    comparing a tuple with the last one is nearly free. Threads swap one (key, value) pair."""
+
+    def __init__(self) -> None:
+        self._held: tuple = (object(), None)
+
+    def get(self, key: tuple, load: Callable[[tuple], Any]) -> Any:
+        held_key, value = self._held
+        if held_key != key:
+            value = load(key)
+            self._held = (key, value)
+        return value
+
+
+_LATEST_ARTIFACTS = _Latest()
+_LATEST_PREDICTOR = _Latest()
+
+
 def current_artifacts() -> tuple[list[Artifact], dict[str, str]]:
     """available_artifacts(), read again only when a version may have changed (a few stat
     calls per rerun instead of reading eleven manifests: measured, a fifth of a Predict
     rerun's CPU under the 30-session load test)."""
-    return _artifacts_for(state_signature(list_models()))
+    return _LATEST_ARTIFACTS.get(state_signature(list_models()), _artifacts_for)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -117,8 +140,12 @@ def predictor_or_stop() -> Predictor:
     """Every available model, loaded once per server; reloaded when a model is (re)trained."""
     artifacts = artifacts_or_stop()
     signature = tuple((a.name, str(a.path), a.manifest.get("created_utc")) for a in artifacts)
-    with st.spinner("Loading the models (once per server)..."):
-        predictor = _predictor(signature)
+
+    def load(key: tuple) -> Predictor:
+        with st.spinner("Loading the models (once per server)..."):
+            return _predictor(key)
+
+    predictor = _LATEST_PREDICTOR.get(signature, load)
     for name, problem in predictor.problems.items():  # left out: say so, never silently
         st.warning(f"**{name}** could not be loaded and is left out: {problem}")
     return predictor

@@ -10,7 +10,7 @@ import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.figures.answers import probabilities_figure
-from fmnist_core.gallery import image_digest, png_bytes, thumbnail, tile
+from fmnist_core.gallery import data_url, image_digest, png_bytes, thumbnail, tile
 from fmnist_core.predict import (
     Answer,
     consensus,
@@ -45,14 +45,15 @@ def interval_text(interval) -> str:
 
 
 def show_steps(prep: Preprocessed) -> None:
-    """The preprocessing path as a row of small images (arrays, or PNG bytes already made)."""
-    cols = st.columns(len(prep.steps))
-    # six or more steps (a drawing that was filled) share the row instead of overflowing it
-    width = "stretch" if len(prep.steps) >= 6 else 112
-    for col, step in zip(cols, prep.steps):
-        caption = step.name + (f" ({step.note})" if step.note else "")
-        picture = step.image if isinstance(step.image, bytes) else thumbnail(step.image)
-        col.image(picture, caption=caption, output_format="PNG", width=width)
+    """The preprocessing path as a row of small images with their captions, in one element
+    (a row of columns was thirteen: under a classroom's load every element costs); the row
+    wraps where the page is narrow instead of squeezing the pictures."""
+    pictures = [
+        step.image if isinstance(step.image, str) else data_url(png_bytes(thumbnail(step.image)))
+        for step in prep.steps
+    ]
+    captions = [step.name + (f" ({step.note})" if step.note else "") for step in prep.steps]
+    st.image(pictures, caption=captions, width=112)
 
 
 def answers_table_and_chart(answers: dict[str, Answer], true_label: int | None = None):
@@ -116,9 +117,9 @@ def show_answers(
 
 
 @st.cache_resource(show_spinner=False)
-def _styled_training_strip() -> bytes:
-    """Eight training images, each followed by three styled copies, as one PNG (made once per
-    server: encoding it on every answer cost the 20-session load test)."""
+def _styled_training_strip() -> str:
+    """Eight training images, each followed by three styled copies, as one PNG data URL (made
+    once per server: encoding it on every answer cost the 20-session load test)."""
     from fmnist_core.augment import styled_examples
 
     ds = dataset_or_stop()
@@ -131,7 +132,7 @@ def _styled_training_strip() -> bytes:
         for i, original in enumerate(originals)
         for image in (original, *styled[i * copies : (i + 1) * copies])
     ]
-    return png_bytes(tile(np.stack(strip), cols=2 * (copies + 1), scale=3))
+    return data_url(png_bytes(tile(np.stack(strip), cols=2 * (copies + 1), scale=3)))
 
 
 def why_tutorial_models_fail(expanded: bool = False) -> None:
@@ -148,7 +149,6 @@ def why_tutorial_models_fail(expanded: bool = False) -> None:
         st.image(
             _styled_training_strip(),
             caption="Each product photo (first of four) and three ways the robust model saw it",
-            output_format="PNG",  # as made: "auto" re-encoded it as JPEG on every answer
         )
 
 
@@ -179,7 +179,10 @@ def classify_and_show(
         # kept with its steps as the thumbnails shown, encoded once (not a photo's full-size
         # copies, and not a PNG encoding on every rerun: a seventh of a busy server's CPU)
         prep = replace(
-            prep, steps=[replace(s_, image=png_bytes(thumbnail(s_.image))) for s_ in prep.steps]
+            prep,
+            steps=[
+                replace(s_, image=data_url(png_bytes(thumbnail(s_.image)))) for s_ in prep.steps
+            ],
         )
         view = answers_table_and_chart(answers, true_label)
         while len(kept) >= KEPT_ANSWERS:
