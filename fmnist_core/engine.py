@@ -477,8 +477,10 @@ def fit(
     build_overrides: dict[str, Any] | None = None,
     device: str | None = None,
     precision: str | None = None,
+    initial_weights: list | None = None,
 ) -> TrainResult:
-    """Build a fresh `spec` model and train it by the recipe (plain phase, then augmented)."""
+    """Build a `spec` model and train it by the recipe (plain phase, then augmented): from
+    fresh weights, or from `initial_weights` (a trained model's, to fine-tune)."""
     device = device or device_description()
     policy = _configure_precision(device, precision)
     keras.utils.set_random_seed(seed)
@@ -486,6 +488,8 @@ def fit(
     steps = math.ceil(len(x_train) / recipe.batch_size)
     with _strategy_scope(distribute):
         model = spec.build(**(build_overrides or {}))
+        if initial_weights is not None:
+            _start_from(model, initial_weights, spec.name)
         # Keras' grouped steps fail under tf.distribute (an iterator placeholder error on
         # mirrored CPUs): distributed runs take one batch per call.
         compile_model(
@@ -543,6 +547,17 @@ def fit(
         replicas=_replicas(model),
         precision=policy,
     )
+
+
+def _start_from(model, weights: list, name: str) -> None:
+    """Set a trained model's weights; FmnistError if they do not fit this architecture."""
+    own = model.get_weights()
+    if len(own) != len(weights) or any(a.shape != b.shape for a, b in zip(own, weights)):
+        raise FmnistError(
+            f"the starting weights do not fit {name}'s layers (a different architecture or "
+            "widths): train it from the same build options"
+        )
+    model.set_weights(weights)
 
 
 def _replicas(model) -> int:

@@ -165,6 +165,15 @@ def run_training(
     else:  # the tutorial trained on everything and watched the test set
         x_tr, y_tr, x_va, y_va = x_pool, y_pool, ds.x_test, ds.y_test
 
+    start_from, extra = None, {}
+    if recipe.init_from:
+        if recipe.kfold:
+            raise TrainOptionsError(
+                f"{name} fine-tunes {recipe.init_from}'s trained weights; k-fold runs start "
+                "from fresh ones: train it without k-fold."
+            )
+        start_from, extra["initialised_from"] = _starting_point(name, recipe, opts, root)
+
     progress = _with_fraction(progress, recipe.kfold)
     kfold = None
     if recipe.kfold:
@@ -179,7 +188,6 @@ def run_training(
             should_stop=should_stop,
             build_overrides=build,
         )
-    extra: dict[str, Any] = {}
     if spec.assembled:
         result, extra = _assemble(spec, recipe, opts, x_va, y_va, root=root, progress=progress)
     else:
@@ -196,6 +204,7 @@ def run_training(
             distribute=opts.distribute,
             build_overrides=build,
             precision=opts.precision,
+            initial_weights=start_from,
         )
     if result.precision != "float32":  # evaluate the float32 model that ships, not the run's
         import keras
@@ -257,6 +266,36 @@ def run_training(
     if progress is not None:
         progress({"event": "save"})
     return save_artifact(name, result.model, manifest, probs, root=root)
+
+
+def _starting_point(name: str, recipe, opts: TrainOptions, root: Path | None):
+    """A fine-tuned model's starting weights: the trained `recipe.init_from` model in `root`
+    (how the shipped models are made), else its active version; and what the manifest keeps
+    of it. It must have held out this run's validation split, or the validation figures (and
+    the calibration fitted on them) would not be held out."""
+    from fmnist_core.ensemble import held_out_from, member_artifacts
+
+    source = recipe.init_from
+    art = member_artifacts([source], root).get(source)
+    if art is None:
+        where = f" into {root}" if root is not None else ""
+        raise TrainOptionsError(
+            f"{name} starts from {source}'s trained weights: train {source}{where} first."
+        )
+    why = held_out_from(art.manifest, split_seed=recipe.split_seed, limit=opts.limit,
+                        seed=opts.seed)  # fmt: skip
+    if why:
+        raise TrainOptionsError(
+            f"{name} starts from {source}'s trained weights, but that {source} was {why}; "
+            f"train {source} with the same limit and seed first."
+        )
+    weights = art.load_model().get_weights()
+    return weights, {
+        "name": source,
+        "version": art.version or art.origin,
+        "sha256": art.manifest.get("files", {}).get("model.keras", {}).get("sha256"),
+        "test_accuracy": art.manifest.get("test_accuracy"),
+    }
 
 
 def _assemble(spec, recipe, opts: TrainOptions, x_va, y_va, *, root, progress):

@@ -295,7 +295,10 @@ def default_options(model: str) -> dict[str, Any]:
     recipe = spec.recipe
     if spec.assembled:  # the ensemble fits nothing: it chooses among the models in use
         return {**asdict(TrainOptions()), "batch_size": recipe.batch_size}
-    # a recipe that trains only on augmented images (robust) keeps that phase, shortened
+    if recipe.init_from:  # fine-tuning: one epoch on the split its starting model held out
+        return {**asdict(TrainOptions()), "epochs": 0, "augment_epochs": 1,
+                "batch_size": recipe.batch_size, "kfold": 0, "limit": None}  # fmt: skip
+    # a recipe that trains only on augmented images keeps that phase, shortened
     augment = 0 if recipe.epochs else min(recipe.augment_epochs, 3)
     return {**asdict(TrainOptions()), "epochs": min(recipe.epochs, 5), "augment_epochs": augment,
             "batch_size": recipe.batch_size, "kfold": 0, "limit": 10_000}  # fmt: skip

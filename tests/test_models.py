@@ -12,7 +12,7 @@ TUTORIAL_MODELS = [
     "cnn1", "cnn3", "cnn4", "vgg19", "strided3", "peltarion",
     "baseline", "baseline_same", "baseline_wide", "twoconv",
 ]  # fmt: skip
-BEYOND = ["robust", "resnet", "ensemble"]
+BEYOND = ["resnet", "robust", "ensemble"]  # robust fine-tunes resnet
 EXPECTED = TUTORIAL_MODELS + BEYOND
 CPU_MODELS = [n for n in EXPECTED if n != "vgg19"]
 
@@ -50,6 +50,11 @@ def test_recipes_follow_the_tutorials():
     assert robust.validation == "split"  # nothing is chosen on the test set
     words = models.recipe_in_words(robust)
     assert "outlines" in words and "cosine" in words and "batch 128" in words
+    # robust fine-tunes resnet: the same layers, so resnet's weights fit it
+    assert robust.init_from == "resnet" and words.startswith("starts from resnet's trained")
+    assert "fine-tuning" in models.glossary_for(words)
+    a, b = models.create_model("robust"), models.create_model("resnet")
+    assert [w.shape for w in a.weights] == [w.shape for w in b.weights]
 
 
 def test_unknown_model_lists_the_known_ones():

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ import pytest
 
 from fmnist_core import engine
 from fmnist_core.augment import STYLE_SHARES, PictureStyles, fill_holes, styled_examples
+from fmnist_core.errors import FmnistError
 from fmnist_core.models import get_spec
-from fmnist_core.train import TrainOptions, run_training
+from fmnist_core.train import TrainOptions, TrainOptionsError, run_training
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,9 +127,32 @@ def test_picture_styles_run_under_jax(real_dataset, tmp_path):
 def test_robust_trains_one_epoch_on_2000_real_images_and_reloads_in_safe_mode(
     real_dataset, tmp_path
 ):
-    art = run_training("robust", TrainOptions(augment_epochs=1, limit=2000, seed=1), root=tmp_path)
+    opts = TrainOptions(augment_epochs=1, limit=2000, seed=1)
+    # robust fine-tunes resnet's trained weights: without a resnet there is nothing to start from
+    with pytest.raises(TrainOptionsError, match="train resnet into .* first"):
+        run_training("robust", opts, root=tmp_path)
+    resnet = run_training("resnet", opts, root=tmp_path)
+    # a resnet that saw this run's validation images (another subset) is refused, before training
+    with pytest.raises(TrainOptionsError, match="different subset"):
+        run_training("robust", replace(opts, limit=3000), root=tmp_path)
+    # starting weights of another architecture (other widths) are refused in one sentence
+    with pytest.raises(FmnistError, match="do not fit robust's layers"):
+        run_training("robust", replace(opts, widths=[8, 16, 32]), root=tmp_path)
+    art = run_training("robust", opts, root=tmp_path)
     m = art.manifest
     assert m["n_train"] == 1600 and [h["phase"] for h in m["history"]] == ["augment"]
+    start = m["initialised_from"]
+    assert start["name"] == "resnet" and start["version"] == "shipped"
+    assert start["sha256"] == resnet.manifest["files"]["model.keras"]["sha256"]
+    # it starts from those weights: at learning rate 0 every trainable weight stays resnet's
+    source = resnet.load_model()
+    x, y = real_dataset.x_train[:256], real_dataset.y_train[:256]
+    still = replace(get_spec("robust").recipe, learning_rate=0.0, augment_epochs=1)
+    tuned = engine.fit(get_spec("robust"), x, y, None, None, still,
+                       initial_weights=source.get_weights()).model  # fmt: skip
+    assert len(tuned.trainable_weights) == len(source.trainable_weights)
+    for a, b in zip(tuned.trainable_weights, source.trainable_weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert m["recipe"]["augmentation"] == "styles" and m["reported_accuracy"] is None
     assert m["tutorial"] == get_spec("robust").tutorial == "Beyond the tutorials"
     code = textwrap.dedent(f"""

@@ -158,3 +158,20 @@ def test_the_ensemble_is_assembled_from_the_models_in_use(job_cache):
     assert len(manifest["members"]) >= 2
     assert not set(manifest["members"]) & {"strided3", "baseline", "twoconv"}
     assert manifest["member_selection"]["not_candidates"]["baseline"].startswith("trained on all")
+
+
+def test_robust_fine_tunes_the_resnet_in_use_on_the_split_it_held_out(job_cache):
+    """robust starts from resnet's weights: the page says so, its quick default keeps every
+    training image (the shipped resnet's split), and a smaller subset, on which resnet's
+    training images would be validation images, is refused in one sentence."""
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.selectbox(key="train_model").set_value("robust").run()
+    assert not at.exception
+    assert any("starts from **resnet**'s trained weights" in i.value for i in at.info)
+    assert at.select_slider[1].value == 60000 and at.number_input[1].value == 1
+    at.select_slider[1].set_value(10000)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    status = train_jobs.wait_for_job(180)
+    assert status["state"] == "failed" and "trained on a different subset" in status["error"]
+    at.run()
+    assert any("Training of **robust** failed" in e.value for e in at.error)

@@ -9,14 +9,15 @@ PY=${PYTHON:-python}
 export TF_CPP_MIN_LOG_LEVEL=2
 out=assets/models
 models=("$@")
-# the ensemble last: it is made from the shipped models it finds in $out
-[ ${#models[@]} -gt 0 ] || models=(strided3 peltarion baseline baseline_same baseline_wide cnn1 twoconv cnn3 cnn4 robust resnet ensemble)
+# robust after resnet: it fine-tunes the resnet it finds in $out; the ensemble last: it is
+# made from the shipped models it finds in $out
+[ ${#models[@]} -gt 0 ] || models=(strided3 peltarion baseline baseline_same baseline_wide cnn1 twoconv cnn3 cnn4 resnet robust ensemble)
 for m in "${models[@]}"; do
   # every model by its full recipe (cnn4 took 53 min of both cores here; resnet 36 epochs
   # in bfloat16 about 105 min; on a GPU, KERAS_BACKEND=jax and the default precision)
   extra=()
   # TensorFlow on a CPU with AVX512-BF16: bfloat16 (1.5x faster here; the file ships float32)
-  if [ "$m" = resnet ] && [ "${KERAS_BACKEND:-tensorflow}" = tensorflow ] \
+  if { [ "$m" = resnet ] || [ "$m" = robust ]; } && [ "${KERAS_BACKEND:-tensorflow}" = tensorflow ] \
       && ! command -v nvidia-smi >/dev/null && grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null; then
     extra=(--precision mixed_bfloat16)
   fi
