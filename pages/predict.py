@@ -1,7 +1,10 @@
 """Predict: draw, upload or pick an image and see every model's answer."""
 
+import io
+
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.gallery import image_digest
@@ -66,7 +69,7 @@ def draw() -> None:
         clear_col, classify_col = st.columns(2)
         if clear_col.button("Clear the drawing"):
             st.session_state["canvas_version"] = st.session_state.get("canvas_version", 0) + 1
-            for key in ("classified_drawing", "drawing"):
+            for key in ("classified_drawing", "drawing", "drawing_png", "drawing_digest"):
                 st.session_state.pop(key, None)
             st.rerun()
         if classify_col.button("Classify", type="primary"):
@@ -76,19 +79,18 @@ def draw() -> None:
         live = st.toggle("Live: answer after every stroke", key="live")
     # The canvas hands its picture over once per stroke, not on runs that other widgets start
     # (the Classify button among them): keep the latest one.
-    if result is not None and result.image_data is not None:
-        st.session_state["drawing"] = result.image_data
+    if result is not None:
+        keep_drawing(result.image_bytes)
     with right:
-        image = st.session_state.get("drawing")
-        if image is None or np.asarray(image)[..., :3].max() < 30:
+        pixels = st.session_state.get("drawing")
+        if pixels is None or pixels.max() < 30:
             st.info(
                 "Draw a whole piece of clothing in light ink, as an outline or filled in, "
                 "then press **Classify**."
             )
             return
-        pixels = np.ascontiguousarray(np.asarray(image)[..., :3])
         # answer a finished drawing only: half a drawing gets confident, wrong labels
-        drawing = image_digest(pixels)
+        drawing = st.session_state["drawing_digest"]
         pending = st.session_state.get("classify_runs", 0)
         if pending or live:
             st.session_state["classified_drawing"] = drawing
@@ -96,7 +98,18 @@ def draw() -> None:
         if st.session_state.get("classified_drawing") != drawing:
             st.info("Press **Classify** when your drawing is finished.")
             return
-        classify_and_show(pixels, "Your drawing", invert, fill=fill)
+        classify_and_show(pixels, "Your drawing", invert, fill=fill, digest=drawing)
+
+
+def keep_drawing(png: bytes | None) -> None:
+    """The canvas's picture as RGB pixels and their digest, decoded only when it changed: the
+    canvas sends its PNG with every run, and decoding it twice per run was a thirtieth of a
+    busy server's CPU."""
+    if png is None or png == st.session_state.get("drawing_png"):
+        return
+    rgba = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+    pixels = np.ascontiguousarray(rgba[..., :3])
+    st.session_state.update(drawing_png=png, drawing=pixels, drawing_digest=image_digest(pixels))
 
 
 def upload() -> None:
