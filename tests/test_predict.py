@@ -177,3 +177,23 @@ def test_draw_and_upload_in_a_real_browser(streamlit_url, page, image_files, tmp
     _wait_for_answers(page, good.name)
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
+
+
+def test_the_lesson_is_sent_only_while_its_expander_is_open(real_dataset):
+    """Why the tutorial models fail, with the styled training strip: filled in only while the
+    expander is open (it opens by itself when most tutorial models disagree)."""
+
+    def page():
+        import streamlit as st
+
+        from fmnist_core.ui.widgets import why_tutorial_models_fail
+
+        why_tutorial_models_fail("Your drawing", expanded=st.session_state.get("open_it", False))
+
+    closed = AppTest.from_function(page, default_timeout=120).run()
+    assert len(closed.expander) == 1 and not closed.image and not closed.markdown
+    opened = AppTest.from_function(page, default_timeout=120)
+    opened.session_state["open_it"] = True
+    opened.run()
+    assert not opened.exception
+    assert "product photos" in opened.markdown[0].value and len(opened.image) == 1

@@ -87,10 +87,11 @@ def show_answers(
     true_label: int | None = None,
     user_picture: bool = False,
     table_and_chart=None,
+    title: str = "",
 ) -> None:
     """The headline answer (the robust model's) with how many others agree, a top-3 table per
     model, and the all-class bar chart. `user_picture`: drawn or uploaded, not a test image;
-    `table_and_chart`: answers_table_and_chart's result, when kept."""
+    `table_and_chart`: answers_table_and_chart's result, when kept; `title`: the picture's."""
     truth = f" The true class is **{CLASS_NAMES[true_label]}**." if true_label is not None else ""
     head = headline(answers)
     if head.model is not None:
@@ -105,7 +106,7 @@ def show_answers(
             )
         (st.success if head.agree * 2 > head.others else st.warning)(text)
         if user_picture:
-            why_tutorial_models_fail(expanded=head.agree * 2 <= head.others)
+            why_tutorial_models_fail(title, expanded=head.agree * 2 <= head.others)
     else:
         winner, votes = consensus(answers)
         if models_disagree(answers):
@@ -138,9 +139,19 @@ def _styled_training_strip() -> str:
     return data_url(png_bytes(tile(np.stack(strip), cols=2 * (copies + 1), scale=3)))
 
 
-def why_tutorial_models_fail(expanded: bool = False) -> None:
-    """The lesson in plain words, with training images as the robust model saw them."""
-    with st.expander("Why do the tutorial models get drawings wrong?", expanded=expanded):
+def why_tutorial_models_fail(key: str, expanded: bool = False) -> None:
+    """The lesson in plain words, with training images as the robust model saw them: filled
+    in only while the expander is open (sending the lesson and its picture with every rerun
+    of a closed expander cost a busy server)."""
+    lesson = st.expander(
+        "Why do the tutorial models get drawings wrong?",
+        expanded=expanded,
+        key=f"why_fail:{key}",
+        on_change="rerun",
+    )
+    if not lesson.open:
+        return
+    with lesson:
         st.markdown(
             "The tutorial models only ever saw **product photos**: a solid, shaded item in side "
             "profile. A drawing made of lines, a flat icon or a shoe seen from the front is "
@@ -196,7 +207,7 @@ def classify_and_show(
     show_steps(prep)
     st.session_state["last_prediction_image"] = prep.image  # other pages can place it
     st.session_state["last_prediction_title"] = title
-    show_answers(answers, true_label, user_picture=user_picture, table_and_chart=view)
+    show_answers(answers, true_label, user_picture=user_picture, table_and_chart=view, title=title)
     st.page_link(
         "pages/inside.py",
         label="Look inside the models: which pixels decided, layer by layer",
