@@ -27,7 +27,10 @@ def median_ms(values):
 
 with streamlit_server() as (url, _), chromium() as browser:
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
-    marks = {"compare": "What each point of accuracy costs", "confusion": "Misclassified images (CSV)"}
+    marks = {
+        "compare": "What each point of accuracy costs",
+        "confusion": "Misclassified images (CSV)",
+    }
     for path, marker in marks.items():  # cold run: loads data and results into the server
         page.goto(f"{url}/{path}")
         page.get_by_text(marker).first.wait_for(timeout=120_000)

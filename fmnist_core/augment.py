@@ -20,6 +20,21 @@ from keras import ops
 # Shares of the styles (they sum to 1). "photo" keeps the product photo's shading.
 # Half the images stay photos: the model must still read product photos at tutorial level.
 STYLE_SHARES = {"photo": 0.50, "outline": 0.20, "silhouette": 0.15, "posterised": 0.15}
+
+
+def style_shares(photo_share: float = STYLE_SHARES["photo"]) -> dict[str, float]:
+    """STYLE_SHARES with the photos' share set to `photo_share`, the drawn styles scaled to
+    the rest in the same proportions (a recipe that starts from a network that already reads
+    photos can give the styles more of its images)."""
+    if not 0.0 <= photo_share < 1.0:
+        raise ValueError(f"the share of photos must be in [0, 1), got {photo_share}")
+    drawn = 1.0 - STYLE_SHARES["photo"]
+    return {
+        k: photo_share if k == "photo" else v * (1.0 - photo_share) / drawn
+        for k, v in STYLE_SHARES.items()
+    }
+
+
 # A pixel of a Fashion-MNIST image belongs to the item above this value (0-255).
 ITEM_LEVEL = 12.0
 # Geometry: most images stay near side profile; almost a third are turned far, half are mirrored.
@@ -94,9 +109,13 @@ class PictureStyles(keras.layers.Layer):
 
     RANDOM_DRAWS = 32
 
-    def __init__(self, seed: int | None = None, **kwargs):
+    def __init__(
+        self, seed: int | None = None, photo_share: float = STYLE_SHARES["photo"], **kwargs
+    ):
         super().__init__(**kwargs)
         self.seed = seed
+        self.photo_share = float(photo_share)
+        self.shares = style_shares(self.photo_share)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._draws = None
         self._used = 0
@@ -122,7 +141,7 @@ class PictureStyles(keras.layers.Layer):
             randomness = keras.random.uniform((batch, self.RANDOM_DRAWS), seed=self.seed_generator)
         self._draws, self._used = ops.cast(randomness, "float32"), 0
         x = self._thickness(x, batch)
-        style = self._choice(batch, list(STYLE_SHARES.values()))
+        style = self._choice(batch, list(self.shares.values()))
         x = _pick(
             style,
             [
@@ -220,7 +239,7 @@ class PictureStyles(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+        return {**super().get_config(), "seed": self.seed, "photo_share": self.photo_share}
 
 
 def styled_examples(images, seed: int = 0, copies: int = 1):

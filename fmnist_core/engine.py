@@ -162,16 +162,17 @@ def augmentation_kind(augment: bool | str) -> str | None:
 KEYED_AUGMENTATIONS = ("styles", "crops")
 
 
-def make_augmenter(seed: int = 0, kind: str = "affine"):
+def make_augmenter(seed: int = 0, kind: str = "affine", photo_share: float | None = None):
     """The augmented phase's transform, run in the input pipeline, not in the model: seed
-    000's affine augmentation, the picture styles of users' drawings and uploads, or the
-    residual networks' crop, mirror and erase."""
+    000's affine augmentation, the picture styles of users' drawings and uploads (with
+    `photo_share` of the images left as photos, default STYLE_SHARES'), or the residual
+    networks' crop, mirror and erase."""
     if kind == "styles":
-        from fmnist_core.augment import PictureStyles
+        from fmnist_core.augment import STYLE_SHARES, PictureStyles
 
-        return PictureStyles(
-            seed=seed, dtype="float32"
-        )  # pixels stay float32 under mixed precision
+        share = STYLE_SHARES["photo"] if photo_share is None else photo_share
+        # pixels stay float32 under mixed precision
+        return PictureStyles(seed=seed, photo_share=share, dtype="float32")
     if kind == "crops":
         from fmnist_core.augment import CropFlipErase
 
@@ -197,17 +198,21 @@ def make_dataset(
     shuffle: bool,
     seed: int,
     augment: bool | str = False,
+    photo_share: float | None = None,
 ):
     """Batches of (float32 pixels 0-255, int labels) in the form the backend trains fastest on.
-    `augment`: False, True (seed 000's affine transform) or an augmentation kind."""
+    `augment`: False, True (seed 000's affine transform) or an augmentation kind;
+    `photo_share`: the picture styles' share of images left as photos."""
     x = _as_images(x)
     augment = augmentation_kind(augment)
     if backend_name() == "tensorflow":
-        return _tf_dataset(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment)
-    return ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment)
+        return _tf_dataset(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment,
+                           photo_share=photo_share)  # fmt: skip
+    return ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment,
+                        photo_share=photo_share)  # fmt: skip
 
 
-def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment):
+def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment, photo_share=None):
     import tensorflow as tf
 
     xs, ys = tf.constant(x), tf.constant(y.astype(np.int32))
@@ -240,7 +245,7 @@ def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment):
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     if augment in KEYED_AUGMENTATIONS:
-        styles = make_augmenter(seed, augment)
+        styles = make_augmenter(seed, augment, photo_share)
 
         def styled(key, b, lab):
             draws = tf.random.stateless_uniform(
@@ -265,13 +270,13 @@ def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment):
 class ArrayBatches(keras.utils.PyDataset):
     """Shuffled (optionally augmented) batches from numpy arrays: the JAX / PyTorch pipeline."""
 
-    def __init__(self, x, y, batch_size, *, shuffle, seed, augment):
+    def __init__(self, x, y, batch_size, *, shuffle, seed, augment, photo_share=None):
         super().__init__()
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
         augment = augmentation_kind(augment)
-        self.augmenter = make_augmenter(seed, augment) if augment else None
+        self.augmenter = make_augmenter(seed, augment, photo_share) if augment else None
         self.styles = augment in KEYED_AUGMENTATIONS
         self.seed, self.epoch = seed, 0
 
@@ -518,6 +523,7 @@ def fit(
             shuffle=True,
             seed=seed + len(history),
             augment=recipe.augmentation if augment else False,
+            photo_share=recipe.photo_share,
         )
         cb = _callbacks(progress, should_stop, phase, len(history), total, steps)
         callbacks = [cb]

@@ -52,6 +52,9 @@ class Recipe:
     # fine-tuning: start from this registry model's trained weights (the same architecture,
     # trained on the same training split) instead of fresh ones; "" = fresh weights
     init_from: str = ""
+    # "styles" only: the share of augmented images left as product photos (the rest drawn as
+    # outlines, silhouettes, flat shades in STYLE_SHARES' proportions); None = STYLE_SHARES'
+    photo_share: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -168,6 +171,8 @@ def recipe_in_words(recipe: Recipe) -> str:
             "thinner items)",
             "crops": "on random crops, mirror images and randomly erased patches",
         }.get(recipe.augmentation, "on rotated, shifted, sheared and zoomed images")
+        if recipe.augmentation == "styles" and recipe.photo_share is not None:
+            what += f", {recipe.photo_share:.0%} of the images left as product photos"
         parts.append(f"{'then ' if recipe.epochs else ''}{recipe.augment_epochs} epochs {what}")
     optimiser = {"adam": "Adam", "sgd": "SGD"}.get(recipe.optimizer, recipe.optimizer)
     rate = f"learning rate {recipe.learning_rate:g}"
@@ -557,7 +562,8 @@ def _residual_network(name: str, widths: tuple, blocks: int):
 # photos at 94.5%, a few epochs of styles teach it drawings while it keeps most of that.
 _ROBUST = Recipe(optimizer="sgd", learning_rate=0.02, momentum=0.9, weight_decay=5e-4,
                  batch_size=128, epochs=0, augment_epochs=12, augmentation="styles",
-                 schedule="cosine", label_smoothing=0.1, init_from="resnet")  # fmt: skip
+                 schedule="cosine", label_smoothing=0.1, init_from="resnet",
+                 photo_share=0.25)  # fmt: skip
 
 
 @_beyond(_ROBUST, "trained on Fashion-MNIST's training split only, in the styles people draw "

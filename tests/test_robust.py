@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 
 from fmnist_core import engine
-from fmnist_core.augment import STYLE_SHARES, PictureStyles, fill_holes, styled_examples
+from fmnist_core.augment import (
+    STYLE_SHARES,
+    PictureStyles,
+    fill_holes,
+    style_shares,
+    styled_examples,
+)
 from fmnist_core.errors import FmnistError
 from fmnist_core.models import get_spec
 from fmnist_core.train import TrainOptions, TrainOptionsError, run_training
@@ -35,6 +41,27 @@ def test_picture_styles_repeat_per_seed_and_differ_between_seeds(batch):
     assert a.shape == batch.shape and a.min() >= 0 and a.max() <= 255
     # inference leaves the images alone
     np.testing.assert_array_equal(np.asarray(PictureStyles(seed=5)(batch, training=False)), batch)
+
+
+def test_the_share_of_photos_is_a_setting_and_the_drawn_styles_fill_the_rest(batch):
+    shares = style_shares(0.25)
+    assert shares["photo"] == 0.25 and sum(shares.values()) == pytest.approx(1.0)
+    assert shares["outline"] / shares["silhouette"] == pytest.approx(
+        STYLE_SHARES["outline"] / STYLE_SHARES["silhouette"]
+    )
+    with pytest.raises(ValueError, match="share of photos"):
+        style_shares(1.0)
+
+    def outline_rate(photo_share):
+        out = np.asarray(PictureStyles(seed=1, photo_share=photo_share)(batch, training=True))
+        lit, original_lit = out[..., 0] > 12, batch[..., 0] > 12
+        return np.mean(lit.mean(axis=(1, 2)) < 0.6 * original_lit.mean(axis=(1, 2)))
+
+    # fewer photos, more outline drawings (256 real images, the same random draws)
+    many, few = outline_rate(0.1), outline_rate(0.9)
+    assert many > 2 * few and many > few + 0.1
+    layer = PictureStyles(seed=3, photo_share=0.25)
+    assert PictureStyles.from_config(layer.get_config()).shares == shares
 
 
 def test_every_image_keeps_an_item_and_the_styles_are_all_there(batch):
