@@ -325,7 +325,7 @@ def test_inside_page_in_a_real_browser(streamlit_url, page, tmp_path):
     # the feature-map grid is the second chart (after the layer strip): click its third map
     grid = charts.nth(1).locator("g.points path")
     grid.nth(2).wait_for(timeout=30_000)
-    title = page.get_by_text(re.compile(r"conv2d, map \d+: click a value"))
+    title = page.get_by_text(re.compile(r"\w+, map \d+: click a value"))
     title.wait_for(timeout=30_000)
     strongest = title.text_content()
     grid.nth(2).scroll_into_view_if_needed()

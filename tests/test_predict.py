@@ -183,16 +183,12 @@ def test_the_lesson_is_sent_only_while_its_expander_is_open(real_dataset):
     """Why the tutorial models fail, with the styled training strip: filled in only while the
     expander is open (it opens by itself when most tutorial models disagree)."""
 
-    def page():
-        import streamlit as st
-
-        from fmnist_core.ui.widgets import why_tutorial_models_fail
-
-        why_tutorial_models_fail("Your drawing", expanded=st.session_state.get("open_it", False))
-
-    closed = AppTest.from_function(page, default_timeout=120).run()
+    # a script file, not AppTest.from_function: its temporary file stays behind as __main__,
+    # and a later test's spawned worker processes die trying to run it
+    page = str(ROOT / "tests" / "apps" / "lesson.py")
+    closed = AppTest.from_file(page, default_timeout=120).run()
     assert len(closed.expander) == 1 and not closed.image and not closed.markdown
-    opened = AppTest.from_function(page, default_timeout=120)
+    opened = AppTest.from_file(page, default_timeout=120)
     opened.session_state["open_it"] = True
     opened.run()
     assert not opened.exception
