@@ -1,13 +1,11 @@
 """Predict: draw, upload or pick an image and see every model's answer."""
 
-import io
-
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.gallery import image_digest
+from fmnist_core.preprocess import decode_image
 from fmnist_core.ui.loaders import dataset_or_stop
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import name_versions_in_use
@@ -107,8 +105,7 @@ def keep_drawing(png: bytes | None) -> None:
     busy server's CPU."""
     if png is None or png == st.session_state.get("drawing_png"):
         return
-    rgba = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
-    pixels = np.ascontiguousarray(rgba[..., :3])
+    pixels = np.asarray(decode_image(png).convert("RGB"))
     st.session_state.update(drawing_png=png, drawing=pixels, drawing_digest=image_digest(pixels))
 
 

@@ -44,14 +44,16 @@ def interval_text(interval) -> str:
     return f"{interval.low * 100:.2f}-{interval.high * 100:.2f}%"
 
 
+def thumbnail_url(image: np.ndarray) -> str:
+    """A step's picture as the small PNG data URL the page shows."""
+    return data_url(png_bytes(thumbnail(image)))
+
+
 def show_steps(prep: Preprocessed) -> None:
     """The preprocessing path as a row of small images with their captions, in one element
     (a row of columns was thirteen: under a classroom's load every element costs); the row
     wraps where the page is narrow instead of squeezing the pictures."""
-    pictures = [
-        step.image if isinstance(step.image, str) else data_url(png_bytes(thumbnail(step.image)))
-        for step in prep.steps
-    ]
+    pictures = [s.image if isinstance(s.image, str) else thumbnail_url(s.image) for s in prep.steps]
     captions = [step.name + (f" ({step.note})" if step.note else "") for step in prep.steps]
     st.image(pictures, caption=captions, width=112)
 
@@ -196,9 +198,7 @@ def classify_and_show(
         # copies, and not a PNG encoding on every rerun: a seventh of a busy server's CPU)
         prep = replace(
             prep,
-            steps=[
-                replace(s_, image=data_url(png_bytes(thumbnail(s_.image)))) for s_ in prep.steps
-            ],
+            steps=[replace(s_, image=thumbnail_url(s_.image)) for s_ in prep.steps],
         )
         view = answers_table_and_chart(answers, true_label)
         while len(kept) >= KEPT_ANSWERS:
