@@ -70,6 +70,20 @@ def test_models_trained_on_drawings_also_read_the_drawing_as_drawn(predictor, re
             np.testing.assert_allclose(both[name].probabilities, plain[name].probabilities)
 
 
+def test_the_kept_answer_chart_is_made_once_and_is_a_valid_plotly_figure():
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from fmnist_core.figures.answers import probabilities_figure
+
+    chart = probabilities_figure({"cnn1": np.full(10, 0.1), "robust": np.eye(10)[3]})
+    first = chart.to_dict()
+    assert chart.to_dict() is first  # st.plotly_chart's copy on every rerun, made once
+    validated = go.Figure(first)  # built unvalidated: plotly's validation accepts it as it is
+    assert json.loads(pio.to_json(validated)) == json.loads(pio.to_json(chart, validate=False))
+    assert [bar["y"][3] for bar in first["data"]] == [0.1, 1.0]
+
+
 @pytest.fixture(scope="module")
 def image_files(real_dataset, tmp_path_factory):
     folder = tmp_path_factory.mktemp("images")

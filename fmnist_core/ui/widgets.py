@@ -45,8 +45,11 @@ def interval_text(interval) -> str:
 
 
 def thumbnail_url(image: np.ndarray) -> str:
-    """A step's picture as the small PNG data URL the page shows."""
-    return data_url(png_bytes(thumbnail(image)))
+    """A step's picture as the small PNG data URL the page shows: a small picture (the 28x28
+    input) at its own size, which the browser enlarges with square pixels (app.py), a sixteenth
+    of the pixels to encode and send; a large one (a photo) reduced to 112 pixels."""
+    side = max(np.shape(image)[:2])
+    return data_url(png_bytes(thumbnail(image, side=side if side <= 56 else 112)))
 
 
 def show_steps(prep: Preprocessed) -> None:
@@ -62,7 +65,6 @@ def answers_table_and_chart(answers: dict[str, Answer], true_label: int | None =
     """The top-3 table (an Arrow table) and the all-class bar chart of a set of answers: built
     once per answer and kept with it (rebuilding the plotly figure and the table on every
     rerun was a third of the server's work under the 30-session load test)."""
-    import pandas as pd
     import pyarrow as pa
 
     head = headline(answers)
@@ -79,9 +81,9 @@ def answers_table_and_chart(answers: dict[str, Answer], true_label: int | None =
         row["Time (ms)"] = round(a.seconds * 1000, 1)
         rows.append(row)
     figure = probabilities_figure({n: a.probabilities for n, a in answers.items()})
-    # kept as an Arrow table: st.dataframe converts a pandas one on every rerun (0.5 ms of
-    # pandas_compat each time, against 15 us for a table already in Arrow)
-    return pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False), figure
+    # an Arrow table made from the rows, without pandas: st.dataframe converts a pandas one on
+    # every rerun (0.5 ms of pandas_compat each time, against 15 us for a table in Arrow)
+    return pa.Table.from_pylist(rows), figure
 
 
 def show_answers(
