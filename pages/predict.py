@@ -84,7 +84,8 @@ def draw() -> None:
         if pixels is None or pixels.max() < 30:
             st.info(
                 "Draw a whole piece of clothing in light ink, as an outline or filled in, "
-                "then press **Classify**."
+                "then press **Classify**. For a top, draw its collar, buttons or zip too: "
+                "they tell a shirt from a coat or a pullover."
             )
             return
         # answer a finished drawing only: half a drawing gets confident, wrong labels

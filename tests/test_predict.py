@@ -84,6 +84,22 @@ def test_the_kept_answer_chart_is_made_once_and_is_a_valid_plotly_figure():
     assert [bar["y"][3] for bar in first["data"]] == [0.1, 1.0]
 
 
+def test_close_tops_names_a_runner_up_top_only_when_it_is_close():
+    from fmnist_core.predict import Answer, close_tops
+
+    def answer(**probs):
+        p = np.zeros(10, np.float32)
+        for name, value in probs.items():
+            p[CLASS_NAMES.index(name)] = value
+        return Answer("robust", p, 0.0)
+
+    assert close_tops(answer(Pullover=0.5, Coat=0.35, Bag=0.15)) == ("Pullover", "Coat")
+    assert close_tops(answer(Shirt=0.45, **{"T-shirt/top": 0.4})) == ("Shirt", "T-shirt/top")
+    assert close_tops(answer(Pullover=0.85, Coat=0.1, Bag=0.05)) is None  # not close
+    assert close_tops(answer(Pullover=0.5, Bag=0.45, Coat=0.05)) is None  # not two tops
+    assert close_tops(answer(Trouser=0.5, Dress=0.45, Coat=0.05)) is None
+
+
 @pytest.fixture(scope="module")
 def image_files(real_dataset, tmp_path_factory):
     folder = tmp_path_factory.mktemp("images")

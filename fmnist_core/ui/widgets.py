@@ -13,6 +13,7 @@ from fmnist_core.figures.answers import probabilities_figure
 from fmnist_core.gallery import data_url, image_digest, png_bytes, thumbnail, tile
 from fmnist_core.predict import (
     Answer,
+    close_tops,
     consensus,
     headline,
     models_disagree,
@@ -110,6 +111,13 @@ def show_answers(
             )
         (st.success if head.agree * 2 > head.others else st.warning)(text)
         if user_picture:
+            close = close_tops(answers[head.model])
+            if close:
+                st.caption(
+                    f"Its second choice is close: **{close[1]}**. As outlines and silhouettes, "
+                    "a T-shirt, a pullover, a coat and a shirt look alike; the lines inside "
+                    "(collar, buttons, zip, cuffs) tell them apart, so draw those too."
+                )
             why_tutorial_models_fail(title, expanded=head.agree * 2 <= head.others)
     else:
         winner, votes = consensus(answers)
