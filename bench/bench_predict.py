@@ -40,7 +40,9 @@ def timed(fn, repeat=REPEAT):
 
 def ours():
     prep = preprocess(upload)
-    return predictor(prep.image, prep.as_drawn)
+    return predictor(
+        prep.image, prep.as_drawn, mirrored=True
+    )  # as the Predict page reads an upload
 
 
 def with_model_predict():

@@ -264,7 +264,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             failed += 1
             results.append({"image": path, "error": error})
             continue
-        answers = predictor(prep.image, prep.as_drawn)
+        answers = predictor(prep.image, prep.as_drawn, mirrored=True)  # a user's file
         head = headline(answers)
         results.append({
             "image": path,

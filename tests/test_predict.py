@@ -70,6 +70,44 @@ def test_models_trained_on_drawings_also_read_the_drawing_as_drawn(predictor, re
             np.testing.assert_allclose(both[name].probabilities, plain[name].probabilities)
 
 
+def test_a_users_picture_is_also_read_mirrored_by_the_models_trained_on_mirrors(
+    predictor, real_dataset
+):
+    from fmnist_core.predict import reads_drawings
+
+    shoe, drawn = real_dataset.x_test[0], real_dataset.x_test[2]  # the boot faces left
+    flipped, flipped_drawn = shoe[:, ::-1], drawn[:, ::-1]
+    four = predictor(shoe, drawn, mirrored=True)
+    two = predictor(shoe, mirrored=True)
+    for name in predictor.names:
+        if reads_drawings(name):
+            assert (four[name].readings, four[name].as_drawn, four[name].mirrored) == (
+                4,
+                True,
+                True,
+            )
+            readings = [
+                predictor(v)[name].probabilities for v in (shoe, drawn, flipped, flipped_drawn)
+            ]
+            np.testing.assert_allclose(
+                four[name].probabilities, np.mean(readings, axis=0), atol=1e-5
+            )
+            # so the same item facing right gets the same answer as facing left
+            facing_right = predictor(flipped, flipped_drawn, mirrored=True)[name]
+            np.testing.assert_allclose(
+                facing_right.probabilities, four[name].probabilities, atol=1e-5
+            )
+            assert (two[name].readings, two[name].as_drawn) == (2, False)
+            np.testing.assert_allclose(
+                two[name].probabilities, (readings[0] + readings[2]) / 2, atol=1e-5
+            )
+        else:  # the tutorial models never saw a mirror image: one reading, as before
+            assert four[name].readings == 1 and not four[name].mirrored
+            np.testing.assert_allclose(
+                four[name].probabilities, predictor(shoe)[name].probabilities
+            )
+
+
 def test_the_kept_answer_chart_is_made_once_and_is_a_valid_plotly_figure():
     import plotly.graph_objects as go
     import plotly.io as pio

@@ -62,6 +62,23 @@ def show_steps(prep: Preprocessed) -> None:
     st.image(pictures, caption=captions, width=112)
 
 
+def readings_text(answer: Answer) -> str:
+    """How a model trained on drawings read the picture, in one sentence (empty for one
+    reading)."""
+    if answer.as_drawn:
+        how = "filled and as drawn" + (", each also mirrored" if answer.mirrored else "")
+        return (
+            " It learned outlines as well as solid items, so it read your drawing "
+            f"{how}, and gives the mean."
+        )
+    if answer.mirrored:
+        return (
+            " It learned items facing either way, so it read your picture as it is and "
+            "mirrored, and gives the mean."
+        )
+    return ""
+
+
 def answers_table_and_chart(answers: dict[str, Answer], true_label: int | None = None):
     """The top-3 table (an Arrow table) and the all-class bar chart of a set of answers: built
     once per answer and kept with it (rebuilding the plotly figure and the table on every
@@ -104,11 +121,7 @@ def show_answers(
             f"**The {head.model} model says {head.class_name}**; {head.agree} of "
             f"{head.others} tutorial models agree.{truth}"
         )
-        if answers[head.model].readings == 2:
-            text += (
-                " It learned outlines as well as solid items, so it read your drawing both "
-                "filled and as drawn, and gives the mean."
-            )
+        text += readings_text(answers[head.model])
         (st.success if head.agree * 2 > head.others else st.warning)(text)
         if user_picture:
             close = close_tops(answers[head.model])
@@ -203,7 +216,7 @@ def classify_and_show(
         except PreprocessError as e:
             st.error(f"{title}: {e}")
             return
-        answers = predictor(prep.image, prep.as_drawn)
+        answers = predictor(prep.image, prep.as_drawn, mirrored=user_picture)
         # kept with its steps as the thumbnails shown, encoded once (not a photo's full-size
         # copies, and not a PNG encoding on every rerun: a seventh of a busy server's CPU)
         prep = replace(
