@@ -174,7 +174,7 @@ def headline(answers: dict[str, Answer]) -> Headline:
 
 # Tops that a photo tells apart by what is inside the shape (collar, buttons, zip, ribbing) and
 # an outline or a silhouette hardly does: most of robust's errors on drawings are one read as
-# another (bench_drawings: 93-98 of 127-136 errors per drawing set).
+# another (bench_drawings: 94-98 of 123-133 errors per drawing set).
 ALIKE_AS_OUTLINES = ("T-shirt/top", "Pullover", "Coat", "Shirt")
 # the runner-up's probability from which "it could also be" is worth saying
 CLOSE_SECOND = 0.2
