@@ -19,7 +19,7 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data import load_dataset, stratified_subset
 from fmnist_core.evaluate import predict_probabilities
 from fmnist_core.models import get_spec
-from fmnist_core.predict import HEADLINE_MODEL, reads_drawings
+from fmnist_core.predict import HEADLINE_MODEL, reading_views, reads_drawings
 from fmnist_core.preprocess import preprocess
 from fmnist_core.user_pictures import PICTURE_SETS, render_set
 
@@ -55,8 +55,7 @@ for art in artifacts:
     for k, x in inputs.items():
         views = [x]
         if reads_drawings(art.name) and k != "raw":  # as the Predict page answers a user
-            views += [as_drawn[k]] if k in as_drawn else []
-            views += [v[:, :, ::-1] for v in views]  # and each reading mirrored
+            views = reading_views(x, as_drawn.get(k), mirrored=True)
         probs = np.mean([predict_probabilities(model, v) for v in views], axis=0)
         predictions[art.name][k] = probs.argmax(1)
 

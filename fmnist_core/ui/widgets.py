@@ -56,8 +56,9 @@ def thumbnail_url(image: np.ndarray) -> str:
 def show_steps(prep: Preprocessed) -> None:
     """The preprocessing path as a row of small images with their captions, in one element
     (a row of columns was thirteen: under a classroom's load every element costs); the row
-    wraps where the page is narrow instead of squeezing the pictures."""
-    pictures = [s.image if isinstance(s.image, str) else thumbnail_url(s.image) for s in prep.steps]
+    wraps where the page is narrow instead of squeezing the pictures. The steps' pictures are
+    thumbnail_url's data URLs, made once per answer."""
+    pictures = [step.image for step in prep.steps]
     captions = [step.name + (f" ({step.note})" if step.note else "") for step in prep.steps]
     st.image(pictures, caption=captions, width=112)
 
