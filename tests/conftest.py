@@ -144,6 +144,27 @@ def browser():
         b.close()
 
 
+def click_settled(locator, timeout_s: float = 60) -> None:
+    """Click once the app is idle and the element has held still for three looks.
+
+    Right after an expander opens, Streamlit is still laying out what is inside it; a click in
+    that moment can land beside the button, and the app never hears of it (one click in about
+    thirty on the Models page's version panel, measured). A person clicks what they see;
+    this waits until what is seen holds still."""
+    page = locator.page
+    deadline = time.time() + timeout_s
+    idle = page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")
+    idle.wait_for(timeout=timeout_s * 1000)
+    locator.scroll_into_view_if_needed(timeout=timeout_s * 1000)
+    last, still = None, 0
+    while still < 3 and time.time() < deadline:
+        box = locator.bounding_box()
+        still = still + 1 if box is not None and box == last else 0
+        last = box
+        page.wait_for_timeout(100)
+    locator.click()
+
+
 @pytest.fixture()
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import click_settled
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import train_jobs, versions
@@ -239,10 +241,14 @@ def test_version_switch_in_a_real_browser(streamlit_url, page):
     art = run_training("baseline", QUICK)
     try:
         page.goto(streamlit_url + "/models", wait_until="domcontentloaded")
-        page.get_by_text("in use: shipped").first.wait_for(timeout=90_000)
-        page.get_by_text("in use: shipped").first.click()  # open the expander
-        page.get_by_role("button", name="Use this version").click()
-        page.get_by_text(f"in use: {art.version}").first.wait_for(timeout=60_000)
+        panel = page.get_by_test_id("stExpander").filter(
+            has_text=re.compile(r"baseline: \d+ versions; in use: ")
+        )
+        title = panel.get_by_text("in use: shipped")
+        title.wait_for(timeout=90_000)
+        click_settled(title)  # open the expander
+        click_settled(panel.get_by_role("button", name="Use this version"))
+        panel.get_by_text(f"in use: {art.version}").wait_for(timeout=60_000)
         assert page.locator("[data-testid='stException']").count() == 0
         assert find_artifact("baseline").version == art.version
         page.screenshot(path="/tmp/fmnist-versions-page.png")
