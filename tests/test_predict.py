@@ -42,6 +42,42 @@ def test_predictor_answers_for_every_available_model(predictor, real_dataset):
     assert not models_disagree(answers)
 
 
+def test_all_models_answer_in_one_call_with_each_models_own_numbers(predictor, real_dataset):
+    """The joint model is the loaded models side by side: each answer is exactly what that
+    model alone says, and its time is its own, measured when the models were loaded."""
+    from fmnist_core.predict import reads_drawings
+
+    assert predictor.joint is not None
+    x = real_dataset.x_test[3].astype(np.float32)
+    drawn = np.ascontiguousarray(x[:, ::-1])  # any second picture serves as the one as drawn
+    cases = [
+        ((x,), {}, lambda name: [x]),
+        (
+            (x, drawn),
+            {"mirrored": True},
+            lambda name: [x, drawn, x[:, ::-1], drawn[:, ::-1]] if reads_drawings(name) else [x],
+        ),
+    ]
+    for args, kwargs, views_of in cases:
+        answers = predictor(*args, **kwargs)
+        for name, model in predictor.models.items():
+            if name in predictor.averaged:
+                continue
+            views = views_of(name)
+            alone = np.asarray(model.predict_on_batch(np.stack(views)[..., None]))
+            np.testing.assert_allclose(answers[name].probabilities, alone.mean(0), atol=1e-6)
+            assert answers[name].seconds == predictor.timings[name, len(views)] > 0
+    joint, predictor.joint = predictor.joint, None  # model by model, as if joining had failed
+    try:
+        by_model = predictor(x, drawn, mirrored=True)
+    finally:
+        predictor.joint = joint
+    assert list(by_model) == list(answers)
+    for name, a in by_model.items():
+        np.testing.assert_allclose(a.probabilities, answers[name].probabilities, atol=1e-6)
+        assert (a.readings, a.seconds) == (answers[name].readings, answers[name].seconds)
+
+
 def test_predictor_matches_the_stored_test_probabilities(predictor, real_dataset):
     for art in available_artifacts()[0]:
         stored = art.test_probabilities()[:20]

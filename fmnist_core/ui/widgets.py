@@ -105,6 +105,14 @@ def answers_table_and_chart(answers: dict[str, Answer], true_label: int | None =
     return pa.Table.from_pylist(rows), figure
 
 
+ANSWER_COLUMNS = {
+    "Time (ms)": st.column_config.NumberColumn(
+        help="The model's own time for this picture's readings on this server, measured when "
+        "the models were loaded (all models then answer together in one call)."
+    )
+}
+
+
 def show_answers(
     answers: dict[str, Answer],
     true_label: int | None = None,
@@ -142,7 +150,7 @@ def show_answers(
         else:
             st.success(f"All {len(answers)} models say **{winner}**.{truth}")
     table, chart = table_and_chart or answers_table_and_chart(answers, true_label)
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch", column_config=ANSWER_COLUMNS)
     st.plotly_chart(chart, width="stretch")
 
 
