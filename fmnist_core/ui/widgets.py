@@ -107,8 +107,8 @@ def answers_table_and_chart(answers: dict[str, Answer], true_label: int | None =
 
 ANSWER_COLUMNS = {
     "Time (ms)": st.column_config.NumberColumn(
-        help="The model's own time for this picture's readings on this server, measured when "
-        "the models were loaded (all models then answer together in one call)."
+        help="The model's own time for this picture's readings on this server: the fastest of "
+        "five calls when the models were loaded (all models then answer together in one call)."
     )
 }
 
