@@ -146,9 +146,9 @@ class Predictor:
 
 
 def _fastest_seconds(model, batch: np.ndarray, repeats: int = 5) -> float:
-    """A model's time for one batch: the fastest of a few compiled calls. A server loads its
-    models while it serves pages, and a median of three there still read one small CNN at
-    11 ms that takes 1.5 ms (seen on the Predict page)."""
+    """A model's time for one batch: the fastest of a few compiled calls, the one least
+    disturbed by the server's other threads. It cannot undo a thread that holds the GIL for
+    seconds: while the UMAP warm-up compiles, small CNNs read 7-12 ms instead of 1.5 ms."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
