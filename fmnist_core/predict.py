@@ -92,7 +92,10 @@ class Predictor:
         for name, model in self.models.items():  # compile here, not on the first user's image
             for n in (1, 2, 4) if reads_drawings(name) else (1,):
                 model.predict_on_batch(warm[:n])
-                self.timings[name, n] = _fastest_seconds(model, warm[:n])
+                # the fastest call: the one least disturbed by the server's other threads (it
+                # cannot undo one that holds the GIL for seconds, as the UMAP warm-up does
+                # while it compiles: small CNNs then read 7-12 ms instead of 1.5 ms)
+                self.timings[name, n] = min(call_seconds(model, warm[:n], repeats=5))
         try:
             self.joint = _joint_model(
                 {n: m for n, m in self.models.items() if n not in self.averaged}
@@ -135,26 +138,23 @@ class Predictor:
         for name, out in outputs.items():
             out = np.asarray(out, np.float32)
             plain[name], probs = out[0], out.mean(axis=0)
-            read = len(out)
-            how = (read, drawn is not None, mirrored) if read > 1 else ()
-            seconds = self.timings.get((name, read), self.timings.get((name, 1), 0.0))
-            answers[name] = Answer(name, probs, seconds, *how)
+            how = (len(out), drawn is not None, mirrored) if len(out) > 1 else ()
+            answers[name] = Answer(name, probs, self.timings[name, len(out)], *how)
         for name, members in self.averaged.items():  # its time: what its members took
             probs = np.sum([w * plain[m] for m, w in members.items()], axis=0, dtype=np.float32)
             answers[name] = Answer(name, probs, sum(answers[m].seconds for m in members))
         return {name: answers[name] for name in self.models}
 
 
-def _fastest_seconds(model, batch: np.ndarray, repeats: int = 5) -> float:
-    """A model's time for one batch: the fastest of a few compiled calls, the one least
-    disturbed by the server's other threads. It cannot undo a thread that holds the GIL for
-    seconds: while the UMAP warm-up compiles, small CNNs read 7-12 ms instead of 1.5 ms."""
+def call_seconds(model, batch: np.ndarray, repeats: int) -> list[float]:
+    """Seconds of each of `repeats` compiled `predict_on_batch` calls on `batch` (the
+    Predictor's path; tradeoffs.predict_latency_ms takes their median)."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         model.predict_on_batch(batch)
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
 
 
 def _joint_model(models: dict):
@@ -165,15 +165,13 @@ def _joint_model(models: dict):
 
     if not models:
         return None
-    inputs = {
-        "image": keras.Input((28, 28, 1), name="image"),
-        "views": keras.Input((28, 28, 1), name="views"),
-    }
-    outputs = {}
+    inputs, outputs = {}, {}
     for name, model in models.items():
-        outputs[name] = model(inputs["views"] if reads_drawings(name) else inputs["image"])
-    used = {"views" if reads_drawings(n) else "image" for n in models}
-    return keras.Model({k: v for k, v in inputs.items() if k in used}, outputs)
+        key = "views" if reads_drawings(name) else "image"
+        if key not in inputs:
+            inputs[key] = keras.Input((28, 28, 1), name=key)
+        outputs[name] = model(inputs[key])
+    return keras.Model(inputs, outputs)
 
 
 def reading_views(x: np.ndarray, as_drawn: np.ndarray | None, mirrored: bool) -> list:

@@ -3,11 +3,12 @@ the Pareto front (the models no other model beats on both accuracy and cost)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from fmnist_core.predict import call_seconds
 
 # One image, as the Predict page sends it; timed after this many warm-up calls.
 LATENCY_WARMUP, LATENCY_REPEATS = 3, 25
@@ -37,14 +38,8 @@ def pareto_front(costs: Sequence[float], accuracies: Sequence[float]) -> list[in
 def predict_latency_ms(model, repeats: int = LATENCY_REPEATS) -> float:
     """Median milliseconds of one-image `predict_on_batch` calls (the Predictor's path)."""
     x = np.full((1, 28, 28, 1), 128.0, np.float32)
-    for _ in range(LATENCY_WARMUP):
-        model.predict_on_batch(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict_on_batch(x)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
+    call_seconds(model, x, LATENCY_WARMUP)
+    return float(np.median(call_seconds(model, x, repeats)) * 1000)
 
 
 def model_costs(artifacts, models: dict | None = None, *, latency: bool = True) -> list[Cost]:
