@@ -20,11 +20,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fmnist_core import engine
-from fmnist_core.artifacts import available_artifacts, shipped_models_dir
-from fmnist_core.data import load_dataset
+from fmnist_core.analysis.tradeoffs import model_costs, pareto_front
+from fmnist_core.data.fashion_mnist import load_dataset
 from fmnist_core.models import create_model, get_spec
-from fmnist_core.tradeoffs import model_costs, pareto_front
+from fmnist_core.training import engine
+from fmnist_core.versions import available_artifacts, shipped_models_dir
 
 N = 6144
 ROUNDS = 3

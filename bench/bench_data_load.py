@@ -7,7 +7,7 @@ import time
 
 os.environ["FMNIST_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-data-")
 
-from fmnist_core.data import load_dataset  # noqa: E402
+from fmnist_core.data.fashion_mnist import load_dataset  # noqa: E402
 
 
 def timed(fn, repeat):

@@ -1,6 +1,6 @@
 """Accuracy on pictures people make: drawings, silhouettes, clip art, photos (proxy sets).
 
-Each set redraws the same 1,000 stratified TEST images (fmnist_core.user_pictures) the way a
+Each set redraws the same 1,000 stratified TEST images (fmnist_core.data.user_pictures) the way a
 user would give them to the app, then runs them through the app's preprocessing (auto invert,
 auto fill of closed outlines; a model trained on drawings answers with the mean of its
 readings of the filled and the as-drawn input, each also mirrored, as on the Predict page). Reported per model and
@@ -14,14 +14,14 @@ import time
 
 import numpy as np
 
-from fmnist_core.artifacts import available_artifacts
+from fmnist_core.analysis.evaluate import predict_probabilities
+from fmnist_core.analysis.predict import HEADLINE_MODEL, reading_views, reads_drawings
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.data import load_dataset, stratified_subset
-from fmnist_core.evaluate import predict_probabilities
+from fmnist_core.data.fashion_mnist import load_dataset, stratified_subset
+from fmnist_core.data.preprocess import preprocess
+from fmnist_core.data.user_pictures import PICTURE_SETS, render_set
 from fmnist_core.models import get_spec
-from fmnist_core.predict import HEADLINE_MODEL, reading_views, reads_drawings
-from fmnist_core.preprocess import preprocess
-from fmnist_core.user_pictures import PICTURE_SETS, render_set
+from fmnist_core.versions import available_artifacts
 
 N = 1000
 ds = load_dataset()

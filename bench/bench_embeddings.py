@@ -25,25 +25,25 @@ def fresh(code: str, env_extra: dict | None = None) -> float:
 
 
 OURS = """
-from fmnist_core.embed import embed, make_request
+from fmnist_core.analysis.embeddings import embed, make_request
 embed(make_request("pixels", "{method}", {n}, 2), use_cache=False)
 """
 PLAIN_TSNE = """
 from sklearn.manifold import TSNE
-from fmnist_core.data import load_dataset, stratified_subset
+from fmnist_core.data.fashion_mnist import load_dataset, stratified_subset
 ds = load_dataset(); x = ds.x_test[stratified_subset(ds.y_test, 10000, 0)].reshape(-1, 784) / 255.0
 TSNE(2, random_state=0).fit_transform(x)
 """
 PLAIN_UMAP = """
 import umap
-from fmnist_core.data import load_dataset, stratified_subset
+from fmnist_core.data.fashion_mnist import load_dataset, stratified_subset
 ds = load_dataset(); x = ds.x_test[stratified_subset(ds.y_test, 10000, 0)].reshape(-1, 784) / 255.0
 umap.UMAP(random_state=0).fit_transform(x)
 """
 PLAIN_PCA = """
 import numpy as np
 from sklearn.decomposition import PCA
-from fmnist_core.data import load_dataset
+from fmnist_core.data.fashion_mnist import load_dataset
 ds = load_dataset(); x = np.concatenate([ds.x_train, ds.x_test]).reshape(-1, 784) / 255.0
 PCA(2).fit_transform(x)
 """
@@ -64,8 +64,8 @@ print(
 )
 
 # in-process timings: PCA on everything, and a cached view
-from fmnist_core.data import load_dataset  # noqa: E402
-from fmnist_core.embed import embed, make_request  # noqa: E402
+from fmnist_core.analysis.embeddings import embed, make_request  # noqa: E402
+from fmnist_core.data.fashion_mnist import load_dataset  # noqa: E402
 
 ds = load_dataset()
 embed(

@@ -10,14 +10,14 @@ import time
 
 import numpy as np
 
-from fmnist_core.artifacts import available_artifacts
-from fmnist_core.attribution import FAITHFUL_METHOD, faithfulness, faithfulness_images
-from fmnist_core.data import load_dataset
-from fmnist_core.explain import explain
+from fmnist_core.data.fashion_mnist import load_dataset
+from fmnist_core.explain.attribution import FAITHFUL_METHOD, faithfulness, faithfulness_images
+from fmnist_core.explain.explanation import explain
+from fmnist_core.explain.heatmaps import evidence_picture, feature_map_picture, gradcam_picture
+from fmnist_core.explain.inspector import Inspector, strongest_channels
 from fmnist_core.figures.inside import layer_strip, picture_grid, value_grid
-from fmnist_core.heatmaps import evidence_picture, feature_map_picture, gradcam_picture
-from fmnist_core.inside import Inspector, strongest_channels
 from fmnist_core.models import is_assembled
+from fmnist_core.versions import available_artifacts
 
 REPEAT = 10
 ds = load_dataset()

@@ -13,8 +13,8 @@ import numpy as np
 
 os.environ["FMNIST_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-label-issues-")  # no cache
 
-from fmnist_core.data import load_dataset  # noqa: E402
-from fmnist_core.label_issues import FinderRequest, flip_labels, hits_at, training_suspects  # noqa: E402
+from fmnist_core.data.fashion_mnist import load_dataset  # noqa: E402
+from fmnist_core.quality.label_issues import FinderRequest, flip_labels, hits_at, training_suspects  # noqa: E402
 
 ds = load_dataset()
 labels, flipped = flip_labels(ds.y_train, 0.01, seed=0)

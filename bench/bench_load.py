@@ -23,7 +23,7 @@ from browser import peak_memory_mib, print_load_results, streamlit_server
 from PIL import Image
 from st_protocol import StreamlitSession
 
-from fmnist_core.data import load_dataset
+from fmnist_core.data.fashion_mnist import load_dataset
 
 SESSIONS = int(os.environ.get("SESSIONS", 30))  # a class
 SECONDS = float(os.environ.get("SECONDS", 60))

@@ -11,10 +11,10 @@ import time
 import numpy as np
 from PIL import Image
 
-from fmnist_core.artifacts import available_artifacts
-from fmnist_core.data import load_dataset
-from fmnist_core.predict import Predictor
-from fmnist_core.preprocess import preprocess
+from fmnist_core.analysis.predict import Predictor
+from fmnist_core.data.fashion_mnist import load_dataset
+from fmnist_core.data.preprocess import preprocess
+from fmnist_core.versions import available_artifacts
 
 REPEAT = 50
 ds = load_dataset()

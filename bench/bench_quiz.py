@@ -22,8 +22,8 @@ from st_protocol import StreamlitSession
 os.environ["FMNIST_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-quiz-")
 os.environ.setdefault("FMNIST_WARM_UP", "0")
 
-from fmnist_core import store  # noqa: E402
 from fmnist_core.classes import CLASS_NAMES  # noqa: E402
+from fmnist_core.classroom import store  # noqa: E402
 
 PEOPLE = int(os.environ.get("PEOPLE", 30))
 CODE = f"bench-{uuid.uuid4().hex[:8]}"

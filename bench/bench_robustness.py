@@ -12,11 +12,11 @@ import os
 
 import numpy as np
 
-from fmnist_core.artifacts import available_artifacts
-from fmnist_core.data import load_dataset, stratified_subset
-from fmnist_core.evaluate import predict_probabilities
-from fmnist_core.preprocess import preprocess
-from fmnist_core.user_pictures import user_photo
+from fmnist_core.analysis.evaluate import predict_probabilities
+from fmnist_core.data.fashion_mnist import load_dataset, stratified_subset
+from fmnist_core.data.preprocess import preprocess
+from fmnist_core.data.user_pictures import user_photo
+from fmnist_core.versions import available_artifacts
 
 N = int(os.environ.get("N", 10000))
 ds = load_dataset()

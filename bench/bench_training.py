@@ -14,10 +14,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fmnist_core import engine
-from fmnist_core.artifacts import shipped_models_dir
-from fmnist_core.data import load_dataset
+from fmnist_core.data.fashion_mnist import load_dataset
 from fmnist_core.models import create_model, get_spec
+from fmnist_core.training import engine
+from fmnist_core.versions import shipped_models_dir
 
 CASES = [("cnn1", 256), ("strided3", 32), ("twoconv", 512)]
 N = 24_000

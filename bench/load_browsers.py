@@ -15,7 +15,7 @@ import numpy as np
 from browser import CHROMIUM, FLAGS, peak_memory_mib, print_load_results, streamlit_server
 from PIL import Image
 
-from fmnist_core.data import load_dataset
+from fmnist_core.data.fashion_mnist import load_dataset
 
 SESSIONS = int(os.environ.get("SESSIONS", 20))
 SECONDS = float(os.environ.get("SECONDS", 60))

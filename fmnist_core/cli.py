@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
+from tqdm import tqdm
+
+from fmnist_core.analysis.calibration import calibrate, ece
+from fmnist_core.analysis.embeddings import embed, make_request
+from fmnist_core.analysis.evaluate import evaluate_probabilities, predict_probabilities
+from fmnist_core.analysis.predict import Predictor, headline
+from fmnist_core.atomic import write_bytes_atomic
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.classroom import quiz
+from fmnist_core.data.fashion_mnist import class_counts, load_dataset
+from fmnist_core.data.preprocess import preprocess
 from fmnist_core.errors import FmnistError
+from fmnist_core.explain.explanation import explain, write_pictures
+from fmnist_core.explain.inspector import Inspector
+from fmnist_core.models import get_spec
+from fmnist_core.versions import (
+    ArtifactError,
+    activate,
+    available_artifacts,
+    delete_version,
+    find_artifact,
+    split_ref,
+)
+from fmnist_core.versions.catalog import model_catalog
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from fmnist_core.classes import CLASS_NAMES
-    from fmnist_core.data import class_counts, load_dataset
-
     ds = load_dataset(args.source)
     train_counts, test_counts = class_counts(ds.y_train), class_counts(ds.y_test)
     report = {
@@ -53,8 +75,6 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from fmnist_core.catalog import model_catalog
-
     rows = model_catalog()
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -80,9 +100,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_activate(args: argparse.Namespace) -> int:
-    from fmnist_core.models import get_spec
-    from fmnist_core.versions import activate
-
     get_spec(args.model)
     art = activate(args.model, args.version, by=_who())
     acc = art.manifest.get("test_accuracy")
@@ -92,9 +109,6 @@ def cmd_activate(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from fmnist_core.models import get_spec
-    from fmnist_core.versions import delete_version
-
     get_spec(args.model)
     delete_version(args.model, args.version)
     print(f"{args.model}: version {args.version} deleted")
@@ -102,8 +116,6 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def _who() -> str:
-    import getpass
-
     try:
         return getpass.getuser()
     except Exception:  # no user name in some containers
@@ -112,8 +124,6 @@ def _who() -> str:
 
 def _progress_bar():
     """A terminal progress bar over epochs and batches, fed by the engine's progress events."""
-    from tqdm import tqdm
-
     state: dict = {"bar": None, "key": None}
 
     def on_event(event: dict) -> None:
@@ -155,7 +165,8 @@ def _progress_bar():
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from fmnist_core.train import TrainOptions, run_training
+    # loads TensorFlow: only for the commands that need it
+    from fmnist_core.training.run import TrainOptions, run_training
 
     opts = TrainOptions(
         epochs=args.epochs, augment_epochs=args.augment_epochs, batch_size=args.batch_size,
@@ -179,19 +190,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from fmnist_core.artifacts import ArtifactError, find_artifact
-    from fmnist_core.data import load_dataset
-    from fmnist_core.evaluate import evaluate_probabilities, predict_probabilities
-    from fmnist_core.models import get_spec
-    from fmnist_core.versions import split_ref
-
     get_spec(split_ref(args.model)[0])  # unknown names fail with the list of known ones
     art = find_artifact(args.model)  # MODEL or MODEL@VERSION
     if art is None:
         raise ArtifactError(
             f"{args.model} is not trained yet: run `python -m fmnist_core train {args.model}`"
         )
-    from fmnist_core.calibration import calibrate, ece
 
     ds = load_dataset()
     model = art.load_model()
@@ -229,34 +233,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _pictures(args: argparse.Namespace):
     """Each IMAGE of a command through the app's preprocessing (--invert, --fill):
     (path, Preprocessed, None), or (path, None, the reason it could not be read)."""
-    from fmnist_core.errors import FmnistError as ProjectError
-    from fmnist_core.preprocess import preprocess
-
     invert = {"auto": None, "yes": True, "no": False}[args.invert]
     fill = {"auto": None, "yes": True, "no": False}[args.fill]
     for path in args.images:
         try:
             yield path, preprocess(path, invert=invert, fill=fill), None
-        except ProjectError as e:
+        except FmnistError as e:
             yield path, None, str(e)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from fmnist_core.artifacts import available_artifacts
-    from fmnist_core.errors import FmnistError as ProjectError
-    from fmnist_core.predict import Predictor, headline
-
     names = None if args.model == "all" else [args.model]
     if names:
-        from fmnist_core.models import get_spec
-        from fmnist_core.versions import split_ref
-
         get_spec(split_ref(args.model)[0])  # an unknown name fails with the known ones
     artifacts, problems = available_artifacts(names)
     for name, problem in problems.items():
         print(f"warning: {name} skipped: {problem}", file=sys.stderr)
     if not artifacts:
-        raise ProjectError("No trained model is available: run `python -m fmnist_core train cnn1`")
+        raise FmnistError("No trained model is available: run `python -m fmnist_core train cnn1`")
     predictor = Predictor(artifacts)
     results, failed = [], 0
     for path, prep, error in _pictures(args):
@@ -292,16 +286,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from fmnist_core.artifacts import ArtifactError, find_artifact
-    from fmnist_core.errors import FmnistError as ProjectError
-    from fmnist_core.explain import explain, write_pictures
-    from fmnist_core.inside import Inspector
-    from fmnist_core.models import get_spec
-    from fmnist_core.versions import split_ref
-
     get_spec(split_ref(args.model)[0])  # unknown names fail with the list of known ones
     if args.class_ is not None and not 0 <= args.class_ <= 9:
-        raise ProjectError(f"--class must be 0 to 9, got {args.class_}")
+        raise FmnistError(f"--class must be 0 to 9, got {args.class_}")
     art = find_artifact(args.model)  # MODEL or MODEL@VERSION
     if art is None:
         raise ArtifactError(
@@ -338,18 +325,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_label_issues(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from fmnist_core.classes import CLASS_NAMES
-    from fmnist_core.data import load_dataset
-    from fmnist_core.label_issues import FinderRequest, load_labels, training_suspects
-    from fmnist_core.models import get_spec
+    # loads TensorFlow: only for the commands that need it
+    from fmnist_core.quality.label_issues import FinderRequest, load_labels, training_suspects
 
     get_spec(args.model)  # an unknown name fails with the known ones
     if args.folds < 2 or args.epochs < 1:
-        from fmnist_core.errors import FmnistError as ProjectError
-
-        raise ProjectError("--folds must be at least 2 and --epochs at least 1")
+        raise FmnistError("--folds must be at least 2 and --epochs at least 1")
     labels = load_labels(args.labels) if args.labels else None
     ds = load_dataset()
     request = FinderRequest(args.model, args.folds, args.epochs, args.seed)
@@ -379,35 +360,27 @@ def cmd_label_issues(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from fmnist_core.errors import FmnistError as ProjectError
+    # loads TensorFlow: only for the commands that need it
     from fmnist_core.report import make_report
 
     out = Path(args.out)
     if out.is_dir():
-        raise ProjectError(
+        raise FmnistError(
             f"--out {out} is a folder; give a file name such as {out / 'report.html'}"
         )
     if not out.parent.is_dir():
-        raise ProjectError(f"Cannot write {out}: the folder {out.parent} does not exist")
+        raise FmnistError(f"Cannot write {out}: the folder {out.parent} does not exist")
     text = make_report(args.model, args.vs)
     try:
-        from fmnist_core.atomic import write_bytes_atomic
-
         write_bytes_atomic(out, text.encode())
     except OSError as e:
-        raise ProjectError(f"Cannot write {out}: {e.strerror or e}") from e
+        raise FmnistError(f"Cannot write {out}: {e.strerror or e}") from e
     print(f"report on {args.model}" + (f" against {args.vs}" if args.vs else "")
           + f" written to {out} ({len(text) / 1e6:.1f} MB, opens without a network)")  # fmt: skip
     return 0
 
 
 def cmd_quiz_results(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from fmnist_core import quiz
-    from fmnist_core.classes import CLASS_NAMES
-    from fmnist_core.data import load_dataset
-
     ds = load_dataset()
     res = quiz.class_results(args.code, ds.y_test)
     scores = res.scores(ds.y_test)
@@ -438,10 +411,6 @@ def cmd_quiz_results(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from fmnist_core.embed import embed, make_request
-
     params = {}
     if args.perplexity is not None:
         params["perplexity"] = args.perplexity

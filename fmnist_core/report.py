@@ -10,11 +10,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fmnist_core.analysis.evaluate import predict_probabilities
+from fmnist_core.analysis.predict import reads_drawings
+from fmnist_core.analysis.results import ModelResults, top_confusions
+from fmnist_core.analysis.significance import mcnemar
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.gallery import png_data_uri, tile
+from fmnist_core.data.fashion_mnist import load_dataset, stratified_subset
+from fmnist_core.data.gallery import png_data_uri, tile
+from fmnist_core.data.preprocess import preprocess
+from fmnist_core.data.user_pictures import PICTURE_SETS, render_set
+from fmnist_core.figures.calibration import reliability_figure
+from fmnist_core.figures.confusion import confusion_figure
 from fmnist_core.models import get_spec, recipe_in_words
-from fmnist_core.results import ModelResults, top_confusions
-from fmnist_core.significance import mcnemar
+from fmnist_core.quality.label_issues import test_suspects
+from fmnist_core.versions import ArtifactError, available_artifacts, find_artifact, split_ref
 
 SECTIONS = [
     "Intended use",
@@ -75,9 +84,6 @@ class _Figures:
 
 
 def build_report(inputs: ReportInputs) -> str:
-    from fmnist_core.figures.calibration import reliability_figure
-    from fmnist_core.figures.confusion import confusion_figure
-
     r = inputs.results
     m = r.manifest
     spec = get_spec(r.name)
@@ -216,12 +222,6 @@ def build_report(inputs: ReportInputs) -> str:
 def picture_set_accuracy(name: str, model, x_test, y_test, n: int = 200) -> dict[str, float]:
     """The model's accuracy on n stratified test images as they are, and redrawn as each
     kind of picture people make (the Known limits section)."""
-    from fmnist_core.data import stratified_subset
-    from fmnist_core.evaluate import predict_probabilities
-    from fmnist_core.predict import reads_drawings
-    from fmnist_core.preprocess import preprocess
-    from fmnist_core.user_pictures import PICTURE_SETS, render_set
-
     idx = stratified_subset(y_test, n, seed=0)
     labels = y_test[idx]
     out = {"product photos (the test set)": float(
@@ -238,11 +238,6 @@ def picture_set_accuracy(name: str, model, x_test, y_test, n: int = 200) -> dict
 
 def make_report(ref: str, other_ref: str | None = None, ds=None) -> str:
     """The report for a model (MODEL or MODEL@VERSION), optionally against a second one."""
-    from fmnist_core.artifacts import ArtifactError, available_artifacts, find_artifact
-    from fmnist_core.data import load_dataset
-    from fmnist_core.label_issues import test_suspects
-    from fmnist_core.versions import split_ref
-
     ds = ds or load_dataset()
 
     def results_for(r: str) -> tuple[ModelResults, object]:

@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from fmnist_core.analysis.results import per_class_accuracy
 from fmnist_core.figures.calibration import coverage_figure, reliability_figure
 from fmnist_core.figures.comparison import (
     accuracy_tradeoff_figure,
@@ -10,7 +11,6 @@ from fmnist_core.figures.comparison import (
     learning_curves_figure,
     per_class_accuracy_figure,
 )
-from fmnist_core.results import per_class_accuracy
 from fmnist_core.ui.loaders import catalog_rows, predict_latencies, trained_results
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import model_label, name_versions_in_use

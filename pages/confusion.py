@@ -4,19 +4,19 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.exports import images_zip
-from fmnist_core.figures.confusion import confusion_figure
-from fmnist_core.gallery import tile
-from fmnist_core.models import display_name
-from fmnist_core.results import (
+from fmnist_core.analysis.results import (
     matrix_csv,
     misclassified_csv,
     right_wrong,
     row_normalised,
     top_confusions,
 )
-from fmnist_core.significance import mcnemar
+from fmnist_core.analysis.significance import mcnemar
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.data.exports import images_zip
+from fmnist_core.data.gallery import tile
+from fmnist_core.figures.confusion import confusion_figure
+from fmnist_core.models import display_name
 from fmnist_core.ui.loaders import dataset_or_stop, trained_results
 from fmnist_core.ui.reports import report_maker
 from fmnist_core.ui.streamlit_patches import run_through_app

@@ -3,15 +3,15 @@
 import numpy as np
 import streamlit as st
 
-from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.embed import (
+from fmnist_core.analysis.embeddings import (
     ALL_IMAGES,
     METHOD_LABELS,
     EmbeddingError,
     make_request,
 )
-from fmnist_core.embed import nearest_neighbours as nearest
-from fmnist_core.exports import images_zip, sample_across_classes
+from fmnist_core.analysis.embeddings import nearest_neighbours as nearest
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.data.exports import images_zip, sample_across_classes
 from fmnist_core.figures.embeddings import embedding_figure, variance_figure
 from fmnist_core.ui.hover_images import hover_images
 from fmnist_core.ui.loaders import (

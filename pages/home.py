@@ -3,9 +3,9 @@
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.data import class_counts
+from fmnist_core.data.fashion_mnist import class_counts
+from fmnist_core.data.gallery import examples_per_class, tile, upscale
 from fmnist_core.figures.dataset import class_balance_figure
-from fmnist_core.gallery import examples_per_class, tile, upscale
 from fmnist_core.ui.loaders import dataset_or_stop
 from fmnist_core.ui.navigation import PAGES
 from fmnist_core.ui.streamlit_patches import run_through_app

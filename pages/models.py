@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from fmnist_core.catalog import NEEDS_WEIGHTS, model_catalog
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import versions_panel
 from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS
+from fmnist_core.versions.catalog import NEEDS_WEIGHTS, model_catalog
 
 run_through_app()
 st.title("Models")

@@ -4,8 +4,8 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.gallery import image_digest
-from fmnist_core.preprocess import decode_image
+from fmnist_core.data.gallery import image_digest
+from fmnist_core.data.preprocess import decode_image
 from fmnist_core.ui.loaders import dataset_or_stop
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import name_versions_in_use
@@ -47,6 +47,7 @@ fill = {"Auto": None, "Fill": True, "Don't fill": False}.get(fill_choice)
 
 def draw() -> None:
     try:
+        # imports only inside a running Streamlit app
         from streamlit_drawable_canvas import st_canvas
     except Exception as e:  # the component needs a running server
         st.info(f"The drawing canvas is not available here ({type(e).__name__}).")

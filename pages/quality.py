@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.gallery import tile
-from fmnist_core.label_issues import FinderRequest
-from fmnist_core.store import StoreError, current_decisions, decisions_csv
+from fmnist_core.classroom.store import StoreError, current_decisions, decisions_csv
+from fmnist_core.data.gallery import tile
+from fmnist_core.quality.label_issues import FinderRequest
 from fmnist_core.ui.loaders import dataset_or_stop, trained_results
 from fmnist_core.ui.quality_views import (
     class_pair_filter,

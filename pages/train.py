@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from fmnist_core import train_jobs
 from fmnist_core.errors import FmnistError
 from fmnist_core.figures.comparison import learning_curves_figure
 from fmnist_core.models import get_spec, glossary_for, list_models, recipe_in_words
+from fmnist_core.training import jobs as train_jobs
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import session_token, use_version_button
 from fmnist_core.versions import SHIPPED, active_artifact, get_version

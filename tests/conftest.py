@@ -44,7 +44,7 @@ def _missing(reason: str):
 @pytest.fixture(scope="session")
 def real_dataset():
     """The real Fashion-MNIST (Debian package, FMNIST_DATA_DIR or Keras cache)."""
-    from fmnist_core.data import DatasetError, load_dataset
+    from fmnist_core.data.fashion_mnist import DatasetError, load_dataset
 
     try:
         return load_dataset()
@@ -65,7 +65,7 @@ REQUIRE_POSTGRES = os.environ.get("FMNIST_REQUIRE_POSTGRES", "") not in ("", "0"
 def database(request, tmp_path, monkeypatch) -> str:
     """The store on a fresh SQLite file under a private cache, then on a real PostgreSQL
     (FMNIST_TEST_DATABASE_URL; CI starts one, see .ci/run), emptied first."""
-    from fmnist_core import store
+    from fmnist_core.classroom import store
 
     monkeypatch.setenv("FMNIST_CACHE_DIR", str(tmp_path / "cache"))
     if request.param == "sqlite":

@@ -30,9 +30,9 @@ def report_file(real_dataset, tmp_path_factory) -> Path:
 
 
 def test_report_has_every_section_and_needs_no_network(report_file, real_dataset):
-    from fmnist_core.artifacts import find_artifact
-    from fmnist_core.results import ModelResults
-    from fmnist_core.significance import mcnemar
+    from fmnist_core.analysis.results import ModelResults
+    from fmnist_core.analysis.significance import mcnemar
+    from fmnist_core.versions import find_artifact
 
     text = report_file.read_text()
     for title in [*SECTIONS, COMPARISON]:

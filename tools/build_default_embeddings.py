@@ -6,9 +6,9 @@ Usage: python tools/build_default_embeddings.py
 
 import time
 
-from fmnist_core.artifacts import available_artifacts, shipped_models_dir
-from fmnist_core.data import load_dataset
-from fmnist_core.embed import embed, make_request, shipped_embeddings_dir
+from fmnist_core.analysis.embeddings import embed, make_request, shipped_embeddings_dir
+from fmnist_core.data.fashion_mnist import load_dataset
+from fmnist_core.versions import available_artifacts, shipped_models_dir
 
 out = shipped_embeddings_dir()
 for stale in out.glob("*.npz") if out.exists() else []:

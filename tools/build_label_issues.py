@@ -8,8 +8,8 @@ import shutil
 
 import numpy as np
 
-from fmnist_core.data import load_dataset
-from fmnist_core.label_issues import (
+from fmnist_core.data.fashion_mnist import load_dataset
+from fmnist_core.quality.label_issues import (
     SHIPPED_DIR,
     FinderRequest,
     _cache_path,

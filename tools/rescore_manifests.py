@@ -9,10 +9,10 @@ Usage: python tools/rescore_manifests.py [FOLDER]   (default: assets/models)
 import sys
 from pathlib import Path
 
-from fmnist_core.artifacts import MANIFEST_FILE, load_artifact
+from fmnist_core.analysis.evaluate import evaluate_probabilities
 from fmnist_core.atomic import write_json_atomic
-from fmnist_core.data import load_dataset
-from fmnist_core.evaluate import evaluate_probabilities
+from fmnist_core.data.fashion_mnist import load_dataset
+from fmnist_core.versions import MANIFEST_FILE, load_artifact
 
 root = Path(sys.argv[1] if len(sys.argv) > 1 else "assets/models")
 y_test = load_dataset().y_test

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from fmnist_core.calibration import Coverage, Reliability
+from fmnist_core.analysis.calibration import Coverage, Reliability
 from fmnist_core.figures.style import PALETTE, apply_layout
 
 

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from fmnist_core.analysis.results import REFERENCE_ACCURACIES, smooth
+from fmnist_core.analysis.tradeoffs import pareto_front
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.figures.style import PALETTE, apply_layout
-from fmnist_core.results import REFERENCE_ACCURACIES, smooth
-from fmnist_core.tradeoffs import pareto_front
 
 
 def learning_curves_figure(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from fmnist_core.data.gallery import png_data_uri
+from fmnist_core.explain.inspector import LayerInfo
 from fmnist_core.figures.style import PALETTE
-from fmnist_core.gallery import png_data_uri
-from fmnist_core.inside import LayerInfo
 
 KIND_COLOURS = {"conv": PALETTE[0], "pool": PALETTE[1], "other": "#9aa4b2"}
 KIND_NAMES = {"conv": "convolution", "pool": "pooling", "other": "other layer"}

@@ -13,8 +13,8 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from fmnist_core.data.gallery import png_bytes
 from fmnist_core.figures.embeddings import HOVER_IMAGES_META
-from fmnist_core.gallery import png_bytes
 
 COLUMNS = (
     50  # images per sprite row: 1,400 px, under the width above which Streamlit shrinks images

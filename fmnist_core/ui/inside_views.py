@@ -6,15 +6,25 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from fmnist_core.artifacts import Artifact
-from fmnist_core.attribution import FAITHFUL_METHOD, METHODS, faithfulness, faithfulness_images
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.explain import Explanation, explain
+from fmnist_core.data.gallery import image_digest
+from fmnist_core.explain.attribution import (
+    FAITHFUL_METHOD,
+    METHODS,
+    faithfulness,
+    faithfulness_images,
+)
+from fmnist_core.explain.explanation import Explanation, explain
+from fmnist_core.explain.heatmaps import evidence_picture, feature_map_picture, gradcam_picture
+from fmnist_core.explain.inspector import (
+    InsideError,
+    Inspector,
+    apply_activation,
+    strongest_channels,
+)
 from fmnist_core.figures.inside import layer_strip, picture_grid, value_grid
-from fmnist_core.gallery import image_digest
-from fmnist_core.heatmaps import evidence_picture, feature_map_picture, gradcam_picture
-from fmnist_core.inside import InsideError, Inspector, apply_activation, strongest_channels
 from fmnist_core.ui.loaders import dataset_or_stop
+from fmnist_core.versions import Artifact
 
 MAX_CHANNELS = 64  # a grid shows the strongest 64 maps of a layer
 

@@ -10,10 +10,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fmnist_core.artifacts import Artifact, ArtifactError, available_artifacts, find_artifact
-from fmnist_core.catalog import model_catalog
-from fmnist_core.data import HOW_TO_GET, Dataset, load_dataset
-from fmnist_core.embed import (
+from fmnist_core.analysis.embeddings import (
     METHOD_LABELS,
     Embedding,
     EmbedRequest,
@@ -27,17 +24,24 @@ from fmnist_core.embed import (
     source_fingerprint,
     subset_indices,
 )
-from fmnist_core.errors import DatasetError
-from fmnist_core.gallery import image_digest
-from fmnist_core.models import list_models
-from fmnist_core.predict import (
+from fmnist_core.analysis.predict import (
     Predictor,
 )
-from fmnist_core.results import ModelResults
+from fmnist_core.analysis.results import ModelResults
+from fmnist_core.analysis.tradeoffs import predict_latency_ms
+from fmnist_core.data.fashion_mnist import HOW_TO_GET, Dataset, load_dataset
+from fmnist_core.data.gallery import image_digest
+from fmnist_core.errors import DatasetError
+from fmnist_core.models import list_models
 from fmnist_core.versions import (
+    Artifact,
+    ArtifactError,
+    available_artifacts,
+    find_artifact,
     list_versions,
     state_signature,
 )
+from fmnist_core.versions.catalog import model_catalog
 
 
 @st.cache_resource(show_spinner=False)
@@ -119,8 +123,6 @@ def artifacts_or_stop() -> list:
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _latencies(signature: tuple, _predictor: Predictor) -> dict[str, float]:
-    from fmnist_core.tradeoffs import predict_latency_ms
-
     return {name: predict_latency_ms(model) for name, model in _predictor.models.items()}
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.exports import images_zip
-from fmnist_core.label_issues import (
+from fmnist_core.classroom.store import StoreError, current_decisions, record_decision
+from fmnist_core.data.exports import images_zip
+from fmnist_core.quality.label_issues import (
     Duplicates,
     FinderRequest,
     Suspects,
@@ -17,7 +18,6 @@ from fmnist_core.label_issues import (
     train_test_duplicates,
     training_suspects,
 )
-from fmnist_core.store import StoreError, current_decisions, record_decision
 from fmnist_core.ui.loaders import dataset_or_stop
 from fmnist_core.ui.version_widgets import session_token
 from fmnist_core.ui.widgets import escape_markdown

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from fmnist_core import quiz
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.classroom import quiz
+from fmnist_core.classroom.store import StoreError
+from fmnist_core.data.gallery import png_bytes
 from fmnist_core.figures.confusion import confusion_figure
 from fmnist_core.figures.quiz import class_histogram, you_against_models
-from fmnist_core.gallery import png_bytes
-from fmnist_core.store import StoreError
 from fmnist_core.ui.loaders import dataset_or_stop, trained_results
 from fmnist_core.ui.widgets import escape_markdown
 

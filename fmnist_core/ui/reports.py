@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from fmnist_core.report import make_report
 from fmnist_core.ui.loaders import dataset_or_stop
+from fmnist_core.versions import find_artifact
 
 _KEPT: OrderedDict[tuple, bytes] = OrderedDict()
 _LOCK = threading.Lock()
@@ -22,8 +23,6 @@ def report_maker(manifest: dict, ref: str, other: str | None) -> Callable[[], by
     created = manifest.get("created_utc")
 
     def make() -> bytes:
-        from fmnist_core.artifacts import find_artifact
-
         other_art = find_artifact(other) if other else None
         key = (ref, created, other, other_art.manifest.get("created_utc") if other_art else None)
         with _LOCK:

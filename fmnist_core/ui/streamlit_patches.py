@@ -22,6 +22,7 @@ def keep_keras_state_between_runs() -> None:
     kernel cache, which made the next prediction slow, and it resets global Keras state while
     other sessions' threads may be predicting. Matplotlib's cleanup, the other half, stays.
     """
+    # a private Streamlit module: only when the patch is installed
     from streamlit.runtime.scriptrunner import script_runner
 
     global STREAMLIT_CLEANUP
@@ -43,6 +44,7 @@ def run_through_app() -> None:
     run once in the server process, so the very first visitor arriving on /predict would get
     the bare page script without the app's navigation and layout. Switch and rerun instead.
     """
+    # a private Streamlit module: only when the patch is installed
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:

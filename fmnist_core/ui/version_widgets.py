@@ -7,14 +7,16 @@ import uuid
 
 import streamlit as st
 
-from fmnist_core.artifacts import Artifact, ArtifactError, find_artifact
 from fmnist_core.models import display_name
 from fmnist_core.ui.loaders import current_artifacts
 from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS
 from fmnist_core.versions import (
     SHIPPED,
+    Artifact,
+    ArtifactError,
     activate,
     delete_version,
+    find_artifact,
     is_own,
     list_versions,
     recipe_changes,

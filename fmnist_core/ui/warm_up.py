@@ -9,7 +9,7 @@ import os
 import threading
 import time
 
-from fmnist_core.embed import (
+from fmnist_core.analysis.embeddings import (
     warm_up_umap,
 )
 

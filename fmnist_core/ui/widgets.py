@@ -3,22 +3,25 @@ model tables' number formats."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
+import pyarrow as pa
 import streamlit as st
 
-from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.figures.answers import probabilities_figure
-from fmnist_core.gallery import data_url, image_digest, png_bytes, thumbnail, tile
-from fmnist_core.predict import (
+from fmnist_core.analysis.predict import (
     Answer,
     close_tops,
     consensus,
     headline,
     models_disagree,
 )
-from fmnist_core.preprocess import Preprocessed, PreprocessError, preprocess
+from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.data.augment import styled_examples
+from fmnist_core.data.gallery import data_url, image_digest, png_bytes, thumbnail, tile
+from fmnist_core.data.preprocess import Preprocessed, PreprocessError, preprocess
+from fmnist_core.figures.answers import probabilities_figure
 from fmnist_core.ui.loaders import dataset_or_stop, predictor_or_stop
 
 MODEL_TABLE_COLUMNS = {
@@ -35,8 +38,6 @@ MODEL_TABLE_COLUMNS = {
 
 def escape_markdown(text: str) -> str:
     """Free text (a person's name) shown as written: Markdown and HTML characters escaped."""
-    import re
-
     return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~:$])", r"\\\1", str(text))
 
 
@@ -84,8 +85,6 @@ def answers_table_and_chart(answers: dict[str, Answer], true_label: int | None =
     """The top-3 table (an Arrow table) and the all-class bar chart of a set of answers: built
     once per answer and kept with it (rebuilding the plotly figure and the table on every
     rerun was a third of the server's work under the 30-session load test)."""
-    import pyarrow as pa
-
     head = headline(answers)
     rows = []
     # the headline model first, then the tutorials' in registry order
@@ -158,8 +157,6 @@ def show_answers(
 def _styled_training_strip() -> str:
     """Eight training images, each followed by three styled copies, as one PNG data URL (made
     once per server: encoding it on every answer cost the 20-session load test)."""
-    from fmnist_core.augment import styled_examples
-
     ds = dataset_or_stop()
     picks = np.array([int(np.flatnonzero(ds.y_train == c)[0]) for c in (0, 1, 3, 5, 7, 8, 9, 2)])
     originals = ds.x_train[picks]

@@ -1,0 +1,628 @@
+"""The training engine: input pipeline, fit with history and progress, augmentation, k-fold.
+
+One code path for the CLI and the app. The pipeline follows KERAS_BACKEND: tf.data under
+TensorFlow (tf.distribute for --distribute), a keras.utils.PyDataset over numpy under JAX or
+PyTorch (keras.distribution for --distribute).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from fmnist_core.data.augment import STYLE_SHARES, CropFlipErase, PictureStyles
+from fmnist_core.errors import FmnistError
+from fmnist_core.models import ModelSpec, Recipe
+
+log = logging.getLogger(__name__)
+
+# Integer labels throughout: sparse categorical cross-entropy is the same loss as the
+# tutorials' categorical cross-entropy on one-hot labels, without the one-hot copy.
+TRAINING_LOSS = "sparse_categorical_crossentropy"
+
+# Seed 000's ImageDataGenerator settings (shear is in degrees there).
+AUGMENTATION = {"rotation_degrees": 8, "shift": 0.08, "shear_degrees": 0.3, "zoom": 0.08}
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+class TrainingCancelled(FmnistError):
+    """Training stopped because the caller asked it to."""
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    history: list[dict[str, float]]  # one dict per epoch: loss, accuracy, val_*, seconds, phase
+    recipe: Recipe
+    seconds: float
+    device: str
+    backend: str
+    best_epoch: int | None = None
+    replicas: int = 1  # devices that trained in sync (--distribute)
+    precision: str = "float32"  # the dtype policy it trained in
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def backend_name() -> str:
+    return keras.backend.backend()
+
+
+def device_description() -> str:
+    """'GPU: <name>' when training will use a GPU, else 'CPU'."""
+    backend = backend_name()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf  # only the backend in use is imported
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return f"GPU: {details.get('device_name', gpus[0].name)} x{len(gpus)}"
+        elif backend == "jax":
+            import jax  # only the backend in use is imported
+
+            devs = [d for d in jax.devices() if d.platform == "gpu"]
+            if devs:
+                return f"GPU: {devs[0].device_kind} x{len(devs)}"
+        elif backend == "torch":
+            import torch  # only the backend in use is imported
+
+            if torch.cuda.is_available():
+                return f"GPU: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    except Exception as e:  # a broken driver means CPU, not a crash
+        log.warning("Could not query the GPU (%s: %s); using the CPU", type(e).__name__, e)
+    return "CPU"
+
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def precision_for(device: str, precision: str | None = None) -> str:
+    """The dtype policy a run trains in: as asked, else float16 on a GPU, float32 on a CPU.
+    (bfloat16 on a CPU with AVX512-BF16 trains a ResNet 1.5x faster here; asked for only.)"""
+    if precision is None:
+        return "mixed_float16" if device.startswith("GPU") else "float32"
+    if precision not in PRECISIONS:
+        raise FmnistError(f"unknown precision {precision!r} ({', '.join(PRECISIONS)})")
+    return precision
+
+
+def _configure_precision(device: str, precision: str | None = None) -> str:
+    policy = precision_for(device, precision)
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+# --------------------------------------------------------------------------- augmentation
+
+
+class RandomAffine(keras.layers.RandomRotation):
+    """Rotation, shift, shear and zoom as ONE affine transform per image, like Keras'
+    ImageDataGenerator did. Chaining RandomRotation, RandomTranslation, RandomShear and
+    RandomZoom resamples every image four times: the blur that adds makes the training
+    images softer than the test images and cost cnn1 about two points of test accuracy.
+
+    Built on RandomRotation for its backend handling (it runs inside tf.data under any
+    backend) and its affine-matrix helper; only the sampled transform differs.
+    """
+
+    def __init__(self, rotation_degrees, shift, shear_degrees, zoom, seed=None, **kwargs):
+        super().__init__(factor=rotation_degrees / 360.0, fill_mode="constant", seed=seed, **kwargs)
+        self.rotation_degrees, self.shift = rotation_degrees, shift
+        self.shear_degrees, self.zoom = shear_degrees, zoom
+
+    def get_random_transformation(self, data, training=True, seed=None):
+        if not training:
+            return None
+        ops = self.backend
+        images = data["images"] if isinstance(data, dict) else data
+        shape = ops.core.shape(images)
+        batch, height, width = shape[0], shape[1], shape[2]
+        if seed is None:
+            seed = self._get_seed_generator(ops._backend)
+
+        def uniform(low, high):
+            return ops.random.uniform(shape=(batch,), minval=low, maxval=high, seed=seed)
+
+        h, w = ops.cast(height, "float32"), ops.cast(width, "float32")
+        matrix = self._compute_affine_matrix(
+            center_x=0.5,
+            center_y=0.5,
+            angle=uniform(-self.rotation_degrees, self.rotation_degrees),
+            translate_x=uniform(-self.shift, self.shift) * w,
+            translate_y=uniform(-self.shift, self.shift) * h,
+            scale=uniform(1.0 - self.zoom, 1.0 + self.zoom),
+            shear_x=uniform(-self.shear_degrees, self.shear_degrees),
+            shear_y=ops.numpy.zeros((batch,)),
+            height=height,
+            width=width,
+        )
+        return {"rotation_matrix": matrix, "image_height": height, "image_width": width,
+                "batch_size": batch}  # fmt: skip
+
+
+def augmentation_kind(augment: bool | str) -> str | None:
+    """None (no augmentation), or its kind: True means seed 000's affine transform."""
+    return "affine" if augment is True else (augment or None)
+
+
+# Augmentations that take their random numbers per batch from the pipeline (a key per epoch
+# and batch), so a run repeats exactly however the workers are scheduled.
+KEYED_AUGMENTATIONS = ("styles", "crops")
+
+
+def make_augmenter(seed: int = 0, kind: str = "affine", photo_share: float | None = None):
+    """The augmented phase's transform, run in the input pipeline, not in the model: seed
+    000's affine augmentation, the picture styles of users' drawings and uploads (with
+    `photo_share` of the images left as photos, default STYLE_SHARES'), or the residual
+    networks' crop, mirror and erase."""
+    if kind == "styles":
+        share = STYLE_SHARES["photo"] if photo_share is None else photo_share
+        # pixels stay float32 under mixed precision
+        return PictureStyles(seed=seed, photo_share=share, dtype="float32")
+    if kind == "crops":
+        return CropFlipErase(seed=seed, dtype="float32")
+    if kind != "affine":
+        raise FmnistError(f"unknown augmentation {kind!r} (affine, styles or crops)")
+    a = AUGMENTATION
+    return RandomAffine(a["rotation_degrees"], a["shift"], a["shear_degrees"], a["zoom"], seed=seed)
+
+
+# --------------------------------------------------------------------------- input pipeline
+
+
+def _as_images(x: np.ndarray) -> np.ndarray:
+    return x.reshape(-1, 28, 28, 1) if x.ndim == 3 else x
+
+
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int,
+    augment: bool | str = False,
+    photo_share: float | None = None,
+):
+    """Batches of (float32 pixels 0-255, int labels) in the form the backend trains fastest on.
+    `augment`: False, True (seed 000's affine transform) or an augmentation kind;
+    `photo_share`: the picture styles' share of images left as photos."""
+    x = _as_images(x)
+    augment = augmentation_kind(augment)
+    if backend_name() == "tensorflow":
+        return _tf_dataset(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment,
+                           photo_share=photo_share)  # fmt: skip
+    return ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment,
+                        photo_share=photo_share)  # fmt: skip
+
+
+def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment, photo_share=None):
+    import tensorflow as tf  # only the backend in use is imported
+
+    xs, ys = tf.constant(x), tf.constant(y.astype(np.int32))
+    n = len(x)
+    full, rest = divmod(n, batch_size)
+
+    # One permutation of the indices per epoch, cut into batches, then one vectorised gather
+    # per batch: no per-image work in the pipeline (as Keras does for numpy arrays). The
+    # permutation is stateless, seeded by a per-iteration random number, so every epoch has a
+    # new order and a run with the same seed repeats exactly. Each batch carries its own key
+    # (epoch seed, batch number) for augmentations that must not depend on the order in which
+    # parallel workers map the batches.
+    def epoch_batches(epoch_seed):
+        idx = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            key = tf.stack([epoch_seed, tf.constant(seed, tf.int64)])
+            idx = tf.random.experimental.stateless_shuffle(idx, seed=key)
+        batches = tf.data.Dataset.from_tensor_slices(
+            tf.reshape(idx[: full * batch_size], [full, batch_size])
+        )
+        if rest:
+            batches = batches.concatenate(tf.data.Dataset.from_tensors(idx[full * batch_size :]))
+        return batches.enumerate().map(lambda i, b: (tf.stack([epoch_seed, i]), b))
+
+    ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    ds = ds.flat_map(epoch_batches)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(full + (rest > 0)))  # for Keras
+    ds = ds.map(
+        lambda key, idx: (key, tf.cast(tf.gather(xs, idx), tf.float32), tf.gather(ys, idx)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    if augment in KEYED_AUGMENTATIONS:
+        styles = make_augmenter(seed, augment, photo_share)
+
+        def styled(key, b, lab):
+            draws = tf.random.stateless_uniform(
+                [tf.shape(b)[0], styles.RANDOM_DRAWS], seed=key + tf.constant([0, seed], tf.int64)
+            )
+            return styles(b, training=True, randomness=draws), lab
+
+        ds = ds.map(styled, num_parallel_calls=tf.data.AUTOTUNE)
+    elif augment:
+        augmenter = make_augmenter(seed, augment)
+        ds = ds.map(
+            lambda key, b, lab: (augmenter(b, training=True), lab),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    else:
+        ds = ds.map(lambda key, b, lab: (b, lab))
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False  # as Keras does
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Shuffled (optionally augmented) batches from numpy arrays: the JAX / PyTorch pipeline."""
+
+    def __init__(self, x, y, batch_size, *, shuffle, seed, augment, photo_share=None):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
+        augment = augmentation_kind(augment)
+        self.augmenter = make_augmenter(seed, augment, photo_share) if augment else None
+        self.styles = augment in KEYED_AUGMENTATIONS
+        self.seed, self.epoch = seed, 0
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, i):
+        idx = self.order[i * self.batch_size : (i + 1) * self.batch_size]
+        batch = self.x[idx].astype(np.float32)
+        if self.styles:  # one key per (seed, epoch, batch): the same whichever worker maps it
+            draws = np.random.default_rng([self.seed, self.epoch, i]).random(
+                (len(idx), self.augmenter.RANDOM_DRAWS), dtype=np.float32
+            )
+            batch = np.asarray(self.augmenter(batch, training=True, randomness=draws))
+        elif self.augmenter is not None:
+            batch = np.asarray(self.augmenter(batch, training=True))
+        return batch, self.y[idx].astype(np.int32)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        if self.shuffle:
+            self.order = self.rng.permutation(len(self.x))
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def _callbacks(
+    progress: ProgressFn | None,
+    should_stop: Callable[[], bool] | None,
+    phase: str,
+    epoch_offset: int,
+    total_epochs: int,
+    steps: int,
+):
+    class EngineCallback(keras.callbacks.Callback):
+        """Times epochs, reports progress, and honours cancellation between batches."""
+
+        def __init__(self):
+            super().__init__()
+            self.epochs: list[dict[str, float]] = []
+            self.cancelled = False
+            self.current = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.current = epoch
+            self.t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            # with grouped steps, `batch` is the group's last step (past the end on a short
+            # last group)
+            if should_stop is not None and should_stop():
+                self.cancelled = True
+                self.model.stop_training = True
+            if progress is not None:
+                progress({
+                    "event": "batch", "phase": phase, "epoch": epoch_offset + self.current + 1,
+                    "epochs": total_epochs, "batch": min(batch + 1, steps), "batches": steps,
+                    "logs": {k: float(v) for k, v in (logs or {}).items()},
+                })  # fmt: skip
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {k: float(v) for k, v in (logs or {}).items()}
+            row["seconds"] = time.perf_counter() - self.t0
+            row["epoch"] = epoch_offset + epoch + 1
+            row["phase"] = phase
+            self.epochs.append(row)
+            if progress is not None:
+                progress(
+                    {
+                        "event": "epoch",
+                        "phase": phase,
+                        "epoch": row["epoch"],
+                        "epochs": total_epochs,
+                        "logs": row,
+                    }
+                )
+
+    return EngineCallback()
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _strategy_scope(distribute: str | None):
+    """A context manager under which the model is built and compiled."""
+    if not distribute:
+        return contextlib.nullcontext()
+    backend = backend_name()
+    if backend == "tensorflow":
+        import tensorflow as tf  # only the backend in use is imported
+
+        if distribute == "mirrored":
+            devices = None  # every GPU
+            if not tf.config.list_logical_devices("GPU"):
+                # No GPU: mirror over the logical CPUs (one unless the CPU was split on purpose)
+                devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+            return tf.distribute.MirroredStrategy(devices=devices).scope()
+        if distribute == "multiworker":  # reads TF_CONFIG
+            return tf.distribute.MultiWorkerMirroredStrategy().scope()
+    elif backend == "jax" and distribute in ("mirrored", "data-parallel"):
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext()
+    raise FmnistError(f"--distribute {distribute} is not available on the {backend} backend")
+
+
+# Images per compiled training call: several small batches run in one call of the compiled
+# step, saving the per-call overhead that dominates small batches on a CPU. The updates are
+# the same, batch by batch; callbacks see every STEP_GROUP_IMAGES images instead of every batch.
+STEP_GROUP_IMAGES = 512
+
+
+def steps_per_execution(batch_size: int) -> int:
+    return max(1, STEP_GROUP_IMAGES // batch_size)
+
+
+def training_loss(recipe: Recipe):
+    """The loss a run trains with: cross-entropy on integer labels, label-smoothed when the
+    recipe says so (Keras' sparse loss has no smoothing; this one takes the same labels)."""
+    smoothing = float(recipe.label_smoothing)
+    if not smoothing:
+        return TRAINING_LOSS
+
+    def smoothed_crossentropy(y_true, y_pred):
+        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        onehot = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(onehot, y_pred, label_smoothing=smoothing)
+
+    return smoothed_crossentropy
+
+
+def training_loss_name(recipe: Recipe) -> str:
+    """What manifests record as the loss actually used."""
+    if recipe.label_smoothing:
+        return f"categorical_crossentropy (label smoothing {recipe.label_smoothing:g})"
+    return TRAINING_LOSS
+
+
+def learning_rate(recipe: Recipe, total_steps: int | None, steps_per_epoch: int | None = None):
+    """The recipe's rate: a number, or a cosine decay to 0 (after a linear warm-up of the
+    recipe's epochs, or half the run if that is shorter)."""
+    if recipe.schedule == "constant":
+        return recipe.learning_rate
+    if recipe.schedule != "cosine":
+        raise FmnistError(f"unknown schedule {recipe.schedule!r} (constant or cosine)")
+    if not total_steps:
+        raise FmnistError("a cosine schedule needs the run's total number of steps")
+    # a short run (a quick test, a one-epoch try) warms up for half of it at most
+    warmup = min(recipe.warmup_epochs * (steps_per_epoch or 0), total_steps // 2)
+    if not warmup:
+        return keras.optimizers.schedules.CosineDecay(recipe.learning_rate, total_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, total_steps - warmup, warmup_target=recipe.learning_rate, warmup_steps=warmup
+    )
+
+
+def compile_model(
+    model,
+    recipe: Recipe,
+    *,
+    group_steps: bool = True,
+    total_steps: int | None = None,
+    steps_per_epoch: int | None = None,
+) -> None:
+    rate = learning_rate(recipe, total_steps, steps_per_epoch)
+    decay = recipe.weight_decay or None
+    if recipe.optimizer == "sgd":
+        opt = keras.optimizers.SGD(
+            learning_rate=rate,
+            momentum=recipe.momentum,
+            nesterov=bool(decay and recipe.momentum),
+            weight_decay=decay,
+        )
+    elif recipe.optimizer == "adam":
+        opt = (keras.optimizers.AdamW(learning_rate=rate, weight_decay=decay) if decay
+               else keras.optimizers.Adam(learning_rate=rate))  # fmt: skip
+    else:
+        raise FmnistError(f"unknown optimizer {recipe.optimizer!r}")
+    if decay:  # decay shrinks weights; batch-norm scales and biases are not weights of that kind
+        opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    model.compile(
+        optimizer=opt,
+        loss=training_loss(recipe),
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution(recipe.batch_size) if group_steps else 1,
+    )
+
+
+def fit(
+    spec: ModelSpec,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray | None,
+    y_val: np.ndarray | None,
+    recipe: Recipe,
+    *,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    distribute: str | None = None,
+    build_overrides: dict[str, Any] | None = None,
+    device: str | None = None,
+    precision: str | None = None,
+    initial_weights: list | None = None,
+) -> TrainResult:
+    """Build a `spec` model and train it by the recipe (plain phase, then augmented): from
+    fresh weights, or from `initial_weights` (a trained model's, to fine-tune)."""
+    device = device or device_description()
+    policy = _configure_precision(device, precision)
+    keras.utils.set_random_seed(seed)
+    total = recipe.epochs + recipe.augment_epochs
+    steps = math.ceil(len(x_train) / recipe.batch_size)
+    with _strategy_scope(distribute):
+        model = spec.build(**(build_overrides or {}))
+        if initial_weights is not None:
+            _start_from(model, initial_weights, spec.name)
+        # Keras' grouped steps fail under tf.distribute (an iterator placeholder error on
+        # mirrored CPUs): distributed runs take one batch per call.
+        compile_model(
+            model,
+            recipe,
+            group_steps=not distribute,
+            total_steps=total * steps,
+            steps_per_epoch=steps,
+        )
+
+    has_val = x_val is not None and len(x_val) > 0
+    val = make_dataset(x_val, y_val, 1024, shuffle=False, seed=seed) if has_val else None
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    best_epoch = None
+    for phase, epochs, augment in (
+        ("plain", recipe.epochs, False),
+        ("augment", recipe.augment_epochs, True),
+    ):
+        if epochs <= 0:
+            continue
+        train_ds = make_dataset(
+            x_train,
+            y_train,
+            recipe.batch_size,
+            shuffle=True,
+            seed=seed + len(history),
+            augment=recipe.augmentation if augment else False,
+            photo_share=recipe.photo_share,
+        )
+        cb = _callbacks(progress, should_stop, phase, len(history), total, steps)
+        callbacks = [cb]
+        if recipe.early_stopping and has_val:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=recipe.early_stopping, restore_best_weights=True
+                )
+            )
+        with warnings.catch_warnings():  # Keras warns that a tf.data input ignores shuffle=True
+            warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+            model.fit(train_ds, validation_data=val, epochs=epochs, verbose=0, callbacks=callbacks)
+        history.extend(cb.epochs)
+        if cb.cancelled:
+            raise TrainingCancelled(f"training of {spec.name} was cancelled")
+    if has_val and history:
+        best = min(range(len(history)), key=lambda i: history[i].get("val_loss", math.inf))
+        best_epoch = history[best]["epoch"]
+    return TrainResult(
+        model=model,
+        history=history,
+        recipe=recipe,
+        seconds=time.perf_counter() - start,
+        device=device,
+        backend=backend_name(),
+        best_epoch=best_epoch,
+        replicas=_replicas(model),
+        precision=policy,
+    )
+
+
+def _start_from(model, weights: list, name: str) -> None:
+    """Set a trained model's weights; FmnistError if they do not fit this architecture."""
+    own = model.get_weights()
+    if len(own) != len(weights) or any(a.shape != b.shape for a, b in zip(own, weights)):
+        raise FmnistError(
+            f"the starting weights do not fit {name}'s layers (a different architecture or "
+            "widths): train it from the same build options"
+        )
+    model.set_weights(weights)
+
+
+def _replicas(model) -> int:
+    """How many devices trained the model in sync (1 without --distribute)."""
+    strategy = getattr(model, "distribute_strategy", None)  # TensorFlow backend only
+    return int(getattr(strategy, "num_replicas_in_sync", 1))
+
+
+def kfold_indices(labels: np.ndarray, k: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified, shuffled, disjoint folds: [(train_idx, val_idx)] * k."""
+    if k < 2:
+        raise FmnistError(f"k-fold needs k >= 2, got {k}")
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(len(labels), dtype=np.int64)
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        fold_of[members] = np.arange(len(members)) % k
+    return [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
+
+
+def cross_validate(
+    spec: ModelSpec,
+    x: np.ndarray,
+    y: np.ndarray,
+    recipe: Recipe,
+    k: int = 5,
+    *,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    build_overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """k fresh models, each validated on its own fold; mean and std of fold accuracy."""
+    folds = []
+    for i, (tr, va) in enumerate(kfold_indices(y, k, seed)):
+
+        def fold_progress(event, i=i):
+            if progress is not None:
+                progress({**event, "fold": i + 1, "folds": k})
+
+        result = fit(
+            spec,
+            x[tr],
+            y[tr],
+            x[va],
+            y[va],
+            replace(recipe, early_stopping=0),
+            seed=seed + i,
+            progress=fold_progress,
+            should_stop=should_stop,
+            build_overrides=build_overrides,
+        )
+        last = result.history[-1]
+        folds.append({
+            "fold": i + 1, "val_accuracy": last["val_accuracy"], "val_loss": last["val_loss"],
+            "n_train": int(len(tr)), "n_val": int(len(va)), "history": result.history,
+            "seconds": result.seconds,
+        })  # fmt: skip
+    accs = np.array([f["val_accuracy"] for f in folds])
+    return {
+        "k": k,
+        "seed": seed,
+        "mean": float(accs.mean()),
+        "std": float(accs.std()),
+        "folds": folds,
+    }

@@ -1,0 +1,362 @@
+"""One training run from data to saved artifact: the single path behind the CLI and the app."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmnist_core.analysis.calibration import calibrate
+from fmnist_core.analysis.evaluate import evaluate_probabilities, predict_probabilities
+from fmnist_core.data.fashion_mnist import load_dataset, stratified_split, stratified_subset
+from fmnist_core.errors import FmnistError
+from fmnist_core.models import get_spec, list_models
+from fmnist_core.training.engine import (
+    PRECISIONS,
+    ProgressFn,
+    TrainResult,
+    backend_name,
+    cross_validate,
+    device_description,
+    fit,
+    training_loss_name,
+)
+from fmnist_core.training.ensemble import assemble, held_out_from, member_artifacts
+from fmnist_core.versions import (
+    Artifact,
+    float32_copy,
+    recipe_changes,
+    save_artifact,
+    save_version,
+)
+
+# A model this many points (or more) below its tutorial's figure gets an explanation.
+ACCURACY_TOLERANCE = 0.015
+
+
+@dataclass
+class TrainOptions:
+    """Overrides of the registry recipe; None keeps the recipe's value."""
+
+    epochs: int | None = None
+    augment_epochs: int | None = None
+    batch_size: int | None = None
+    kfold: int | None = None
+    seed: int = 0
+    limit: int | None = None  # a stratified subset of the training set, for quick runs
+    distribute: str | None = None
+    # dtype policy: None = mixed float16 on a GPU, float32 on a CPU; or "mixed_bfloat16" ...
+    precision: str | None = None
+    weights: str | None = None  # VGG19: a local weights file instead of Keras' ImageNet download
+    image_size: int | None = None  # VGG19 input size
+    widths: list[int] | None = None  # resnet: filters of its three stages (default 32-64-128)
+    note: str = ""  # why the run departs from the recipe, kept in the manifest
+    # who started the run (kept in the manifest; the app lets people delete their own runs)
+    started_by: str = ""
+    via: str = "cli"  # "cli" | "app"
+    session: str = ""  # the app's browser session that started it
+
+    def validate(self) -> None:
+        """TrainOptionsError with one sentence a person can act on."""
+        if self.epochs is not None and self.epochs < 0 or (self.augment_epochs or 0) < 0:
+            raise TrainOptionsError("Epochs cannot be negative.")
+        if self.epochs == 0 and self.augment_epochs == 0:
+            raise TrainOptionsError("Train for at least one epoch, plain or augmented.")
+        if self.kfold == 1 or (self.kfold or 0) < 0:
+            raise TrainOptionsError("k-fold needs at least 2 folds (or 0 for none).")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise TrainOptionsError("The batch size must be at least 1.")
+        if self.limit is not None and not 100 <= self.limit <= 60_000:
+            raise TrainOptionsError("Train on between 100 and 60,000 images.")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise TrainOptionsError(
+                f"unknown precision {self.precision!r} ({', '.join(PRECISIONS)})"
+            )
+        if self.widths is not None and (
+            len(self.widths) != 3 or any(int(w) < 1 or int(w) > 1024 for w in self.widths)
+        ):
+            raise TrainOptionsError("Give three stage widths between 1 and 1024, e.g. 64,128,256.")
+        if self.via not in ("cli", "app"):
+            raise TrainOptionsError(f"unknown origin {self.via!r} (cli or app)")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
+        """Rebuilt from JSON (a background job's request): unknown keys are refused, not
+        dropped, so a misspelt setting never trains with the recipe's value silently."""
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise TrainOptionsError(f"unknown training settings: {', '.join(unknown)}")
+        opts = cls(**data)
+        opts.validate()
+        return opts
+
+
+class TrainOptionsError(FmnistError):
+    """Training settings that cannot work."""
+
+
+def library_versions() -> dict[str, str]:
+    import keras  # loads TensorFlow: only when a model is built, run or saved
+
+    versions = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf  # only the backend in use is imported
+
+            versions["tensorflow"] = tf.__version__
+        elif backend == "jax":
+            import jax  # only the backend in use is imported
+
+            versions["jax"] = jax.__version__
+        elif backend == "torch":
+            import torch  # only the backend in use is imported
+
+            versions["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+def run_training(
+    name: str,
+    options: TrainOptions | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    root: Path | None = None,
+    data_source: str | None = None,
+) -> Artifact:
+    """Load data, train by the recipe (with overrides), evaluate on the test set, save: as a
+    new version of the model in the user cache (never the active one by itself), or as
+    `root/<name>/` when `root` is given (how the shipped models are made)."""
+    opts = options or TrainOptions()
+    opts.validate()
+    spec = get_spec(name)
+    recipe = spec.recipe
+    overrides = {
+        k: v
+        for k, v in {
+            "epochs": opts.epochs,
+            "augment_epochs": opts.augment_epochs,
+            "batch_size": opts.batch_size,
+            "kfold": opts.kfold,
+        }.items()
+        if v is not None
+    }
+    recipe = replace(recipe, **overrides)
+    build = {
+        k: v
+        for k, v in {
+            "weights": opts.weights,
+            "image_size": opts.image_size,
+            "widths": tuple(opts.widths) if opts.widths else None,
+        }.items()
+        if v
+    }
+    accepted = inspect.signature(spec.builder).parameters
+    for key in build:
+        if key not in accepted:
+            flag = "--" + key.replace("_", "-")
+            raise TrainOptionsError(f"{flag} does not apply to {name}.")
+
+    ds = load_dataset(data_source)
+    x_pool, y_pool = ds.x_train, ds.y_train
+    if opts.limit:
+        keep = stratified_subset(y_pool, opts.limit, opts.seed)
+        x_pool, y_pool = x_pool[keep], y_pool[keep]
+    if recipe.validation == "split":
+        tr, va = stratified_split(y_pool, 0.2, recipe.split_seed)
+        x_tr, y_tr, x_va, y_va = x_pool[tr], y_pool[tr], x_pool[va], y_pool[va]
+    else:  # the tutorial trained on everything and watched the test set
+        x_tr, y_tr, x_va, y_va = x_pool, y_pool, ds.x_test, ds.y_test
+
+    start_from, extra = None, {}
+    if recipe.init_from:
+        if recipe.kfold:
+            raise TrainOptionsError(
+                f"{name} fine-tunes {recipe.init_from}'s trained weights; k-fold runs start "
+                "from fresh ones: train it without k-fold."
+            )
+        start_from, extra["initialised_from"] = _starting_point(name, recipe, opts, root)
+
+    progress = _with_fraction(progress, recipe.kfold)
+    kfold = None
+    if recipe.kfold:
+        kfold = cross_validate(
+            spec,
+            x_pool,
+            y_pool,
+            recipe,
+            recipe.kfold,
+            seed=opts.seed,
+            progress=progress,
+            should_stop=should_stop,
+            build_overrides=build,
+        )
+    if spec.assembled:
+        result, extra = _assemble(spec, recipe, opts, x_va, y_va, root=root, progress=progress)
+    else:
+        result = fit(
+            spec,
+            x_tr,
+            y_tr,
+            x_va,
+            y_va,
+            recipe,
+            seed=opts.seed,
+            progress=progress,
+            should_stop=should_stop,
+            distribute=opts.distribute,
+            build_overrides=build,
+            precision=opts.precision,
+            initial_weights=start_from,
+        )
+    if result.precision != "float32":  # evaluate the float32 model that ships, not the run's
+        import keras  # loads TensorFlow: only when a model is built, run or saved
+
+        keras.mixed_precision.set_global_policy("float32")
+        result.model = float32_copy(result.model)
+    if progress is not None:
+        progress({"event": "evaluate"})
+    # Scored as stored (float16), so the manifest and every page count the same predictions.
+    probs = predict_probabilities(result.model, ds.x_test).astype(np.float16)
+    scores = evaluate_probabilities(probs, ds.y_test)
+
+    manifest: dict[str, Any] = {
+        "name": name,
+        "description": spec.description,
+        "tutorial": spec.tutorial,
+        "reported_accuracy": spec.reported_accuracy,
+        "reported_note": spec.reported_note,
+        "recipe": recipe.as_dict(),
+        # what was used (the recipe keeps the tutorial's)
+        "training_loss": training_loss_name(recipe),
+        "recipe_overrides": overrides,
+        "build_options": {**spec.build_options, **{k: str(v) for k, v in build.items()}},
+        "seed": opts.seed,
+        "limit": opts.limit,
+        "n_train": int(len(x_tr)),
+        "n_val": int(len(x_va)),
+        "validation": recipe.validation,
+        "dataset_checksum": ds.checksum,
+        "dataset_is_original": ds.is_original,
+        "library_versions": library_versions(),
+        "backend": result.backend,
+        "device": result.device,
+        "distribute": opts.distribute,
+        "replicas": result.replicas,
+        "precision": result.precision,
+        "training_seconds": round(result.seconds, 2),
+        "params": int(result.model.count_params()),
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "kfold": kfold,
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "note": opts.note,
+        "started_by": {"name": opts.started_by, "via": opts.via, "session": opts.session},
+        **extra,
+        **scores,
+    }
+    manifest["calibration"] = calibrate(result.model, manifest, ds, probs)
+    if spec.reported_accuracy is not None:
+        gap = scores["test_accuracy"] - spec.reported_accuracy
+        manifest["accuracy_vs_reported"] = round(gap, 5)
+        if gap < -ACCURACY_TOLERANCE and not opts.note:
+            manifest["note"] = (
+                "below the tutorial's figure by more than 1.5 points: the run departed from the "
+                f"recipe ({recipe_changes(manifest)})"
+            )
+    if progress is not None:
+        progress({"event": "save"})
+    if root is None:
+        return save_version(name, result.model, manifest, probs)
+    return save_artifact(name, result.model, manifest, probs, root=root)
+
+
+def _starting_point(name: str, recipe, opts: TrainOptions, root: Path | None):
+    """A fine-tuned model's starting weights: the trained `recipe.init_from` model in `root`
+    (how the shipped models are made), else its active version; and what the manifest keeps
+    of it. It must have held out this run's validation split, or the validation figures (and
+    the calibration fitted on them) would not be held out."""
+    source = recipe.init_from
+    art = member_artifacts([source], root).get(source)
+    if art is None:
+        where = f" into {root}" if root is not None else ""
+        raise TrainOptionsError(
+            f"{name} starts from {source}'s trained weights: train {source}{where} first."
+        )
+    why = held_out_from(art.manifest, split_seed=recipe.split_seed, limit=opts.limit,
+                        seed=opts.seed)  # fmt: skip
+    if why:
+        raise TrainOptionsError(
+            f"{name} starts from {source}'s trained weights, but that {source} was {why}; "
+            f"train {source} with the same limit and seed first."
+        )
+    weights = art.load_model().get_weights()
+    return weights, {
+        "name": source,
+        "version": art.version or art.origin,
+        "sha256": art.manifest.get("files", {}).get("model.keras", {}).get("sha256"),
+        "test_accuracy": art.manifest.get("test_accuracy"),
+    }
+
+
+def _assemble(spec, recipe, opts: TrainOptions, x_va, y_va, *, root, progress):
+    """The ensemble's "training": choose its members on the validation split, average them."""
+    if recipe.validation != "split":
+        raise TrainOptionsError("an ensemble's members are chosen on the validation split")
+    candidates = [
+        n for n in list_models()
+        if not get_spec(n).assembled and not get_spec(n).needs_pretrained_weights
+    ]  # fmt: skip
+    model, selection, seconds = assemble(
+        candidates, x_va, y_va, root=root, split_seed=recipe.split_seed, limit=opts.limit,
+        seed=opts.seed, progress=progress,
+    )  # fmt: skip
+    result = TrainResult(
+        model=model, history=[], recipe=recipe, seconds=seconds, device=device_description(),
+        backend=backend_name(),
+    )  # fmt: skip
+    extra = {
+        "training_loss": None,  # nothing was fitted
+        "members": selection.members,
+        "member_weights": selection.weights,
+        "member_sources": selection.sources,
+        "member_selection": {
+            "val_accuracy": selection.val_accuracy,
+            "val_loss": selection.val_loss,
+            "candidates": selection.candidates,
+            "not_candidates": selection.skipped,
+            "steps": selection.ranking,
+        },
+    }
+    return result, extra
+
+
+def _with_fraction(progress: ProgressFn | None, folds: int) -> ProgressFn | None:
+    """Batch events gain `fraction`, the share of the whole run done: with k folds, the k
+    fold fits and the final fit are k + 1 equal parts."""
+    if progress is None:
+        return None
+
+    def report(event: dict) -> None:
+        if event.get("event") == "batch":
+            done = (event["epoch"] - 1 + event["batch"] / event["batches"]) / event["epochs"]
+            if folds:
+                part = event["fold"] - 1 if event.get("fold") else folds  # the final fit last
+                done = (part + done) / (folds + 1)
+            event = {**event, "fraction": done}
+        progress(event)
+
+    return report
