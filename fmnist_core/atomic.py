@@ -2,7 +2,7 @@
 
 The one helper for every file other processes may read while it changes: the dataset and
 embedding caches, job status and lock files, the active-version choice, manifests edited by
-tools. (A model artifact is a folder, swapped in by artifacts.save_artifact the same way.)
+tools. (A model artifact is a folder, swapped in by versions.artifact.save_artifact the same way.)
 """
 
 from __future__ import annotations

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
+import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -18,6 +21,7 @@ from fmnist_core.analysis.predict import Predictor, headline
 from fmnist_core.atomic import write_bytes_atomic
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.classroom import quiz
+from fmnist_core.contracts import ProgressEvent
 from fmnist_core.data.fashion_mnist import class_counts, load_dataset
 from fmnist_core.data.preprocess import preprocess
 from fmnist_core.errors import FmnistError
@@ -25,20 +29,42 @@ from fmnist_core.explain.explanation import explain, write_pictures
 from fmnist_core.explain.inspector import Inspector
 from fmnist_core.models import get_spec
 from fmnist_core.versions import (
-    ArtifactError,
     activate,
     available_artifacts,
     delete_version,
-    find_artifact,
     split_ref,
+    trained_artifact,
 )
 from fmnist_core.versions.catalog import model_catalog
+
+
+def _jsonable(value):
+    """`value` in plain JSON types: numpy scalars and arrays (a drawing's `filled` is a
+    numpy bool), paths as text, and NaN or infinity as null (JSON has neither)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _print_json(value, indent: int | None = None) -> None:
+    """The one way a command prints --json: strict JSON, whatever types the values have."""
+    print(json.dumps(_jsonable(value), indent=indent, allow_nan=False))
 
 
 def cmd_data(args: argparse.Namespace) -> int:
     ds = load_dataset(args.source)
     train_counts, test_counts = class_counts(ds.y_train), class_counts(ds.y_test)
-    report = {
+    report: dict[str, Any] = {
         "source": ds.source.describe(),
         "source_kind": ds.source.kind,
         "origin": ds.source.origin,
@@ -59,7 +85,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         },
     }
     if args.json:
-        print(json.dumps(report, indent=2))
+        _print_json(report, indent=2)
         return 0
     print(f"Source:    {report['source']}")
     print(
@@ -77,7 +103,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     rows = model_catalog()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        _print_json(rows, indent=2)
         return 0
     print(
         f"{'model':14s} {'tutorial':5s} {'status':24s} {'params':>9s} {'test acc':>8s} {'reported':>8s}"
@@ -122,28 +148,42 @@ def _who() -> str:
         return ""
 
 
-def _progress_bar():
-    """A terminal progress bar over epochs and batches, fed by the engine's progress events."""
+@contextlib.contextmanager
+def _progress_bar(desc: str = ""):
+    """Terminal progress fed by a long computation's ProgressEvents (fmnist_core.contracts);
+    yields the callback. Training: a bar over each epoch's batches and a line per epoch;
+    any other job ("step" events): one percent bar named `desc`. Bars go to standard error,
+    none when it is not a terminal (disable=None); the open bar is closed at the end."""
     state: dict = {"bar": None, "key": None}
 
-    def on_event(event: dict) -> None:
-        kind = event.get("event")
-        if kind == "batch":
-            key = (event.get("fold"), event["epoch"])
-            if state["key"] != key:
-                if state["bar"] is not None:
-                    state["bar"].close()
-                fold = f"fold {event['fold']}/{event['folds']} " if event.get("fold") else ""
-                desc = f"{fold}epoch {event['epoch']}/{event['epochs']} ({event['phase']})"
-                state["bar"] = tqdm(
-                    total=event["batches"], desc=desc, unit="batch", leave=False, disable=None
-                )  # disable=None: no bar when the output is a log file, only the epoch lines
-                state["key"] = key
-            state["bar"].update(1)
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].close()
+        state["bar"] = state["key"] = None
+
+    def bar_for(key, **options) -> tqdm:
+        if state["key"] != key:
+            close()
+            state["bar"] = tqdm(disable=None, file=sys.stderr, **options)
+            state["key"] = key
+        return state["bar"]
+
+    def on_event(event: ProgressEvent) -> None:
+        kind = event["event"]
+        if kind == "step":
+            bar = bar_for("step", total=100, desc=desc, unit="%")
+            bar.set_postfix_str(event.get("message", ""))
+            bar.update(max(0, round(event.get("fraction", 0.0) * 100) - bar.n))
+        elif kind == "batch":
+            fold = f"fold {event['fold']}/{event['folds']} " if event.get("fold") else ""
+            bar = bar_for(
+                (event.get("fold"), event["epoch"]),
+                total=event["batches"], unit="batch", leave=False,
+                desc=f"{fold}epoch {event['epoch']}/{event['epochs']} ({event['phase']})",
+            )  # fmt: skip
+            bar.update(1)
             logs = event["logs"]
-            state["bar"].set_postfix(
-                loss=f"{logs.get('loss', 0):.4f}", acc=f"{logs.get('accuracy', 0):.4f}"
-            )
+            bar.set_postfix(loss=f"{logs.get('loss', 0):.4f}", acc=f"{logs.get('accuracy', 0):.4f}")
         elif kind == "epoch":
             logs = event["logs"]
             val = (
@@ -156,12 +196,13 @@ def _progress_bar():
                 f"acc {logs['accuracy']:.4f}{val} ({logs['seconds']:.1f} s)"
             )
         elif kind in ("evaluate", "save"):
-            if state["bar"] is not None:
-                state["bar"].close()
-                state["bar"] = None
+            close()
             tqdm.write("evaluating on the test set..." if kind == "evaluate" else "saving...")
 
-    return on_event
+    try:
+        yield on_event
+    finally:
+        close()
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -176,27 +217,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         note=args.note or "",
         started_by=_who(), via="cli",
     )  # fmt: skip
-    art = run_training(args.model, opts, progress=_progress_bar(), root=args.out)
+    with _progress_bar() as progress:
+        art = run_training(args.model, opts, progress=progress, root=args.out)
     m = art.manifest
     print(
         f"{args.model}: test accuracy {m['test_accuracy'] * 100:.2f}%, loss {m['test_loss']:.4f}, "
         f"{m['training_seconds']:.0f} s on {m['device']} ({m['backend']})"
     )
-    if m.get("kfold"):
-        k = m["kfold"]
+    k = m.get("kfold")
+    if k:
         print(f"  {k['k']}-fold: mean {k['mean'] * 100:.2f}% std {k['std'] * 100:.2f}")
     print(f"  saved to {art.path}")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    get_spec(split_ref(args.model)[0])  # unknown names fail with the list of known ones
-    art = find_artifact(args.model)  # MODEL or MODEL@VERSION
-    if art is None:
-        raise ArtifactError(
-            f"{args.model} is not trained yet: run `python -m fmnist_core train {args.model}`"
-        )
-
+    art = trained_artifact(args.model)  # MODEL or MODEL@VERSION
     ds = load_dataset()
     model = art.load_model()
     probs = predict_probabilities(model, ds.x_test)
@@ -216,7 +252,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "temperature_fitted_on": calibration["fitted_on"],
     }
     if args.json:
-        print(json.dumps(report, indent=2))
+        _print_json(report, indent=2)
         return 0
     print(f"{art.name}, version {art.version} ({art.origin}, {art.path})")
     print(f"  test accuracy {scores['test_accuracy'] * 100:.2f}%  loss {scores['test_loss']:.4f}")
@@ -269,7 +305,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             "models": {n: a.as_json() for n, a in answers.items()},
         })  # fmt: skip
     if args.json:
-        print(json.dumps(results, indent=2))
+        _print_json(results, indent=2)
     else:
         for r in results:
             if "error" in r:
@@ -289,11 +325,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     get_spec(split_ref(args.model)[0])  # unknown names fail with the list of known ones
     if args.class_ is not None and not 0 <= args.class_ <= 9:
         raise FmnistError(f"--class must be 0 to 9, got {args.class_}")
-    art = find_artifact(args.model)  # MODEL or MODEL@VERSION
-    if art is None:
-        raise ArtifactError(
-            f"{args.model} is not trained yet: run `python -m fmnist_core train {args.model}`"
-        )
+    art = trained_artifact(args.model)  # MODEL or MODEL@VERSION
     inspector = Inspector(art.load_model(), art.name)
     layers = [info.as_json() for info in inspector.info]
     results, failed = [], 0
@@ -310,7 +342,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             result["files"] = [str(p) for p in write_pictures(ex, inspector, args.out, stem)]
         results.append(result)
     if args.json:
-        print(json.dumps(results))
+        _print_json(results)
     else:
         for r in results:
             if "error" in r:
@@ -335,19 +367,14 @@ def cmd_label_issues(args: argparse.Namespace) -> int:
     ds = load_dataset()
     request = FinderRequest(args.model, args.folds, args.epochs, args.seed)
     desc = f"{args.folds}-fold {args.model}, {args.epochs} epochs a fold"
-    with tqdm(total=100, desc=desc, unit="%", disable=None, file=sys.stderr) as bar:
-
-        def progress(fraction: float, message: str) -> None:
-            bar.set_postfix_str(message)
-            bar.update(max(0, round(fraction * 100) - bar.n))
-
+    with _progress_bar(desc) as progress:
         suspects, _, cached = training_suspects(
             ds, labels, request, progress, use_cache=not args.no_cache
         )
     found = len(suspects)
     top = suspects.top(args.top)
     if args.json:
-        print(json.dumps(top.as_json()))
+        _print_json(top.as_json())
         return 0
     how = "from the cache" if cached else "computed"
     print(f"{found:,} suspect training labels ({how}; out-of-sample probabilities from {desc})")
@@ -396,7 +423,7 @@ def cmd_quiz_results(args: argparse.Namespace) -> int:
         "per_image": [None if np.isnan(v) else round(float(v), 4) for v in per_image],
     }  # fmt: skip
     if args.json:
-        print(json.dumps(report))
+        _print_json(report)
         return 0
     print(f"quiz {res.code}: {len(res.names)} finished, {res.in_progress} still answering")
     if len(scores):
@@ -421,12 +448,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     if args.method == "custom":
         params.update(class_a=args.class_a, class_b=args.class_b)
     req = make_request(args.source, args.method, args.n, args.dims, args.seed, **params)
-    with tqdm(total=100, desc=f"{args.method} of {args.n:,} images", unit="%", disable=None) as bar:
-
-        def progress(fraction: float, message: str) -> None:
-            bar.set_postfix_str(message)
-            bar.update(max(0, round(fraction * 100) - bar.n))
-
+    with _progress_bar(f"{args.method} of {args.n:,} images") as progress:
         emb = embed(req, progress=progress, use_cache=not args.no_cache)
     text = emb.to_csv()
     if args.out:
@@ -438,21 +460,20 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m fmnist_core", description="Fashion-MNIST CNN explorer: the command line."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_data(sub) -> None:
     p = sub.add_parser("data", help="find, verify and load the dataset; show what was found")
     p.add_argument("--source", help="a folder (or file) with the IDX files or the CSV pair")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_data)
 
+
+def _add_list(sub) -> None:
     p = sub.add_parser("list", help="every registry model and whether it is trained")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
 
+
+def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a registry model by its tutorial's recipe and save it")
     p.add_argument("model")
     p.add_argument("--epochs", type=int, help="plain epochs (default: the recipe's)")
@@ -480,7 +501,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", help="why this run departs from the recipe (kept in the manifest)")
     p.set_defaults(func=cmd_train)
 
-    # commands of positional arguments only (and --json): (name, help, function, arguments)
+
+def _add_positional_commands(sub) -> None:
+    """The commands of positional arguments only (and --json)."""
+    # (name, help, function, arguments)
     for name, what, func, arguments in (
         ("activate", "make one version of a model the one everything uses", cmd_activate,
          [("model", None), ("version", "a version id from `list`, or shipped")]),
@@ -499,6 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
                 p.add_argument(argument, help=words)
         p.set_defaults(func=func)
 
+
+def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="classify image files with every model (or one)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument(
@@ -520,6 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_predict)
 
+
+def _add_explain(sub) -> None:
     p = sub.add_parser(
         "explain", help="where a model looked: attribution and Grad-CAM maps, its layers"
     )
@@ -534,6 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
 
+
+def _add_label_issues(sub) -> None:
     p = sub.add_parser(
         "label-issues", help="training images whose label is probably wrong (confident learning)"
     )
@@ -547,12 +577,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_label_issues)
 
+
+def _add_report(sub) -> None:
     p = sub.add_parser("report", help="a self-contained HTML report on a model (a model card)")
     p.add_argument("model", help="a model (its active version) or MODEL@VERSION")
     p.add_argument("--vs", help="a second model to compare with")
     p.add_argument("--out", required=True, help="the HTML file to write")
     p.set_defaults(func=cmd_report)
 
+
+def _add_embed(sub) -> None:
     p = sub.add_parser("embed", help="2-D or 3-D embedding of test images, as CSV")
     p.add_argument(
         "--source", default="pixels", help="pixels, a trained model's name, or MODEL@VERSION"
@@ -571,6 +605,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="compute even if cached")
     p.add_argument("--out", help="CSV file (default: standard output)")
     p.set_defaults(func=cmd_embed)
+
+
+# each adds one command (or a few alike) with its arguments, in the order `--help` lists them
+_COMMANDS = (
+    _add_data,
+    _add_list,
+    _add_train,
+    _add_positional_commands,
+    _add_predict,
+    _add_explain,
+    _add_label_issues,
+    _add_report,
+    _add_embed,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fmnist_core", description="Fashion-MNIST CNN explorer: the command line."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add_command in _COMMANDS:
+        add_command(sub)
     return parser
 
 

@@ -21,9 +21,9 @@ from fmnist_core.data.preprocess import preprocess
 from fmnist_core.data.user_pictures import PICTURE_SETS, render_set
 from fmnist_core.figures.calibration import reliability_figure
 from fmnist_core.figures.confusion import confusion_figure
-from fmnist_core.models import get_spec, recipe_in_words
+from fmnist_core.models import ModelSpec, get_spec, recipe_in_words
 from fmnist_core.quality.label_issues import test_suspects
-from fmnist_core.versions import ArtifactError, available_artifacts, find_artifact, split_ref
+from fmnist_core.versions import Artifact, available_artifacts, trained_artifact
 
 SECTIONS = [
     "Intended use",
@@ -84,77 +84,128 @@ class _Figures:
 
 
 def build_report(inputs: ReportInputs) -> str:
+    """The report as one HTML page: a heading, the model card's SECTIONS in order, and the
+    comparison when there is a second model."""
     r = inputs.results
-    m = r.manifest
     spec = get_spec(r.name)
-    figure = _Figures()
-    acc = r.accuracy_interval
+    figure = _Figures()  # the first figure written carries plotly.js: write them in page order
+    bodies = {
+        "Intended use": _intended_use(r, spec),
+        "Data": _data(r),
+        "Training recipe": _training_recipe(r, spec),
+        "Metrics": _metrics(r, spec),
+        "Per-class results": _per_class_results(r),
+        "Confusion matrix": figure(confusion_figure(r.confusion(), False)),
+        "Top confusions": _confusion_examples(r, inputs.x_test),
+        "Calibration": _calibration(r, figure),
+        "Suspect labels": _suspect_labels(r, inputs.x_test, inputs.suspect_indices),
+        "Known limits": _known_limits(inputs.picture_sets),
+    }
+    sections = [_section(title, bodies[title]) for title in SECTIONS]
+    if inputs.other is not None:
+        sections.append(_section(COMPARISON, _comparison(r, inputs.other, figure)))
+    return _page(f"Model report: {r.name}", _heading(r, spec) + "".join(sections))
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def _section(title: str, body: str) -> str:
+    return f'<section id="{title.lower().replace(" ", "-")}"><h2>{title}</h2>{body}</section>'
+
+
+def _heading(r: ModelResults, spec: ModelSpec) -> str:
+    """The title, the version and when it was trained, and when the report was written."""
+    m = r.manifest
     version = m.get("version_id") or "shipped"
     created = m.get("created_utc", "unknown")
     beyond = "beyond the tutorials" if spec.beyond_tutorials else f"tutorial {spec.tutorial}"
-    parts = [
-        f"<h1>Model report: {html.escape(r.name)}</h1>",
+    return (
+        f"<h1>Model report: {html.escape(r.name)}</h1>"
         f'<p class="muted">Version {html.escape(version)}, trained {html.escape(created)} '
         f"({html.escape(beyond)}). Report written "
         f"{dt.datetime.now(dt.UTC).isoformat(timespec='minutes')} by the Fashion-MNIST CNN "
-        "Explorer.</p>",
-    ]
+        "Explorer.</p>"
+    )
 
-    def section(title: str, body: str) -> None:
-        parts.append(
-            f'<section id="{title.lower().replace(" ", "-")}"><h2>{title}</h2>{body}</section>'
-        )
 
-    section("Intended use", (
+def _intended_use(r: ModelResults, spec: ModelSpec) -> str:
+    return (
         f"<p>{html.escape(spec.description or r.name)} It classifies 28x28 grey images of a "
         "single clothing item, light on black, into the ten Fashion-MNIST classes "
         f"({', '.join(CLASS_NAMES)}). It is a teaching and demonstration model: it was never "
         "tested on real shop photographs, and its answers on drawings, clip art and photos "
         "taken by people differ (see Known limits).</p>"
-    ))  # fmt: skip
-    section("Data", (
+    )
+
+
+def _data(r: ModelResults) -> str:
+    m = r.manifest
+    return (
         f"<p>Fashion-MNIST (Zalando): {m.get('n_train', 0):,} training images, "
         f"{m.get('n_val', 0):,} validation images ({html.escape(str(m.get('validation')))}), "
         f"{len(r.y_true):,} test images, 1,000 of each class. Dataset checksum "
         f"<code>{html.escape(str(m.get('dataset_checksum', ''))[:16])}</code>"
         + ("" if m.get("dataset_is_original", True) else " (<b>not</b> the original files)")
         + ".</p>"
-    ))  # fmt: skip
+    )
+
+
+def _training_recipe(r: ModelResults, spec: ModelSpec) -> str:
+    """The recipe the manifest recorded, in words, and where and how long it trained."""
+    m = r.manifest
     recipe = spec.recipe.__class__(**{
         k: v for k, v in m.get("recipe", {}).items() if k in spec.recipe.as_dict()
     })  # fmt: skip
-    section("Training recipe", (
+    return (
         f"<p>{html.escape(recipe_in_words(recipe))}</p>"
         f'<p class="muted">{m.get("params", 0):,} parameters; trained in '
         f"{m.get('training_seconds', 0):,.0f} s on {html.escape(str(m.get('device')))} "
         f"({html.escape(str(m.get('backend')))}).</p>"
-    ))  # fmt: skip
-    section("Metrics", _table(
+    )
+
+
+def _metrics(r: ModelResults, spec: ModelSpec) -> str:
+    m, acc = r.manifest, r.accuracy_interval
+    return _table(
         ["Metric", "Value", "95% interval"],
         [["Test accuracy", f"{acc.value:.2%}", f"{acc.low:.2%} to {acc.high:.2%}"],
          ["Test loss (cross-entropy)", f"{m.get('test_loss', float('nan')):.4f}", ""],
          ["Expected calibration error", f"{r.reliability.ece:.4f}", ""]]
         + ([["Tutorial reported accuracy", f"{spec.reported_accuracy:.2%}", ""]]
            if spec.reported_accuracy else []),
-    ) + '<p class="muted">Intervals: 2,000 bootstrap resamples of the test set.</p>')  # fmt: skip
-    scores = r.scores()
+    ) + '<p class="muted">Intervals: 2,000 bootstrap resamples of the test set.</p>'  # fmt: skip
+
+
+def _per_class_results(r: ModelResults) -> str:
     recalls = r.recall_intervals
-    section("Per-class results", _table(
+    return _table(
         ["Class", "Precision", "Recall", "Recall 95% interval", "F1"],
         [[c, f"{s['precision']:.3f}", f"{s['recall']:.3f}",
           f"{recalls[i].low:.3f} to {recalls[i].high:.3f}", f"{s['f1']:.3f}"]
-         for i, (c, s) in enumerate(scores.items())],
-    ))  # fmt: skip
-    section("Confusion matrix", figure(confusion_figure(r.confusion(), False)))
-    confusions = []
+         for i, (c, s) in enumerate(r.scores().items())],
+    )  # fmt: skip
+
+
+def _confusion_examples(r: ModelResults, x_test: np.ndarray) -> str:
+    """The five commonest confusions, each in words and with its most confident mistakes."""
+    pairs = []
     for c in top_confusions(r.confusion(), 5):
         cell = r.cell(c.true, c.predicted)[:6]
-        confusions.append(
+        pairs.append(
             f'<div class="pair"><div>{html.escape(c.sentence())}</div>'
-            f"{_img(tile(inputs.x_test[cell], cols=6, scale=2), 6 * 56 + 14, c.sentence())}</div>"
+            f"{_img(tile(x_test[cell], cols=6, scale=2), 6 * 56 + 14, c.sentence())}</div>"
         )
-    section("Top confusions", "".join(confusions)
-            + '<p class="muted">The most confident mistakes of each kind, left to right.</p>')  # fmt: skip
+    return "".join(pairs) + (
+        '<p class="muted">The most confident mistakes of each kind, left to right.</p>'
+    )
+
+
+def _calibration(r: ModelResults, figure: _Figures) -> str:
     cal = r.calibration
     scaled_ece = (
         f" Temperature scaling with T = {cal['temperature']:.3f} (fitted on "
@@ -164,59 +215,66 @@ def build_report(inputs: ReportInputs) -> str:
         else ""
     )
     covered, threshold = r.coverage.at_accuracy(0.95)
-    section("Calibration", (
+    return (
         figure(reliability_figure({r.name: r.reliability}))
         + f"<p>Expected calibration error {r.reliability.ece:.4f} (15 bins).{scaled_ece} "
         f"Answering only when at least {threshold:.1%} sure keeps 95% accuracy on "
         f"{covered:.1%} of the test set.</p>"
-    ))  # fmt: skip
-    sus = np.asarray(inputs.suspect_indices)
+    )
+
+
+def _suspect_labels(r: ModelResults, x_test: np.ndarray, suspect_indices: np.ndarray) -> str:
+    """How the model does on the test images whose labels look wrong, and the accuracy
+    without them."""
+    sus = np.asarray(suspect_indices)
     wrong_on = int((~r.correct[sus]).sum()) if len(sus) else 0
     keep = np.ones(len(r.correct), bool)
     keep[sus] = False
-    section("Suspect labels", (
+    return (
         f"<p>{len(sus)} test images carry a label that the shipped models, together, find "
         f"improbable (confident learning). This model is wrong on {wrong_on} of them; without "
         f"them its accuracy is {r.correct[keep].mean():.2%}.</p>"
-        + (_img(tile(inputs.x_test[sus[:16]], cols=8, scale=2), 8 * 56 + 18,
+        + (_img(tile(x_test[sus[:16]], cols=8, scale=2), 8 * 56 + 18,
                 "the most suspect test labels") if len(sus) else "")
         + '<p class="muted">The 16 most suspect, in order: '
         + ", ".join(f"#{i} labelled {CLASS_NAMES[r.y_true[i]]}" for i in sus[:16]) + ".</p>"
-    ))  # fmt: skip
+    )  # fmt: skip
+
+
+def _known_limits(picture_sets: dict[str, float] | None) -> str:
     limits = (
         "<p>The model learned from product photos: one solid, shaded item in side profile, "
         "centred, light on black. Pictures people make differ, and accuracy drops:</p>"
     )
-    if inputs.picture_sets:
+    if picture_sets:
         limits += _table(
             ["Pictures", "Accuracy"],
-            [[k, f"{v:.1%}"] for k, v in inputs.picture_sets.items()],
+            [[k, f"{v:.1%}"] for k, v in picture_sets.items()],
         ) + ('<p class="muted">Measured on test images redrawn the way people draw and upload '
              "(bench/bench_drawings.py has the full benchmark).</p>")  # fmt: skip
-    section("Known limits", limits)
-    if inputs.other is not None:
-        o = inputs.other
-        test = mcnemar(r.correct, o.correct, r.name, o.name)
-        o_scores = o.scores()
-        section(COMPARISON, (
-            f"<p><b>{html.escape(test.in_words())}</b></p>"
-            + _table(
-                ["", r.name, o.name],
-                [["Test accuracy", f"{acc.value:.2%}", f"{o.accuracy_interval.value:.2%}"],
-                 ["95% interval", f"{acc.low:.2%} to {acc.high:.2%}",
-                  f"{o.accuracy_interval.low:.2%} to {o.accuracy_interval.high:.2%}"],
-                 ["ECE", f"{r.reliability.ece:.4f}", f"{o.reliability.ece:.4f}"]]
-                + [[f"Recall: {c}", f"{s['recall']:.3f}", f"{o_scores[c]['recall']:.3f}"]
-                   for c, s in scores.items()],
-            )
-            + figure(confusion_figure(o.confusion() - r.confusion(), False,
-                                      title=f"{o.name} minus {r.name}", diverging=True))
-        ))  # fmt: skip
-    title = f"Model report: {r.name}"
+    return limits
+
+
+def _comparison(r: ModelResults, o: ModelResults, figure: _Figures) -> str:
+    """McNemar's test in words, the two models side by side, and where their confusions
+    differ."""
+    acc = r.accuracy_interval
+    test = mcnemar(r.correct, o.correct, r.name, o.name)
+    o_scores = o.scores()
     return (
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
-        f"</title><style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
-    )
+        f"<p><b>{html.escape(test.in_words())}</b></p>"
+        + _table(
+            ["", r.name, o.name],
+            [["Test accuracy", f"{acc.value:.2%}", f"{o.accuracy_interval.value:.2%}"],
+             ["95% interval", f"{acc.low:.2%} to {acc.high:.2%}",
+              f"{o.accuracy_interval.low:.2%} to {o.accuracy_interval.high:.2%}"],
+             ["ECE", f"{r.reliability.ece:.4f}", f"{o.reliability.ece:.4f}"]]
+            + [[f"Recall: {c}", f"{s['recall']:.3f}", f"{o_scores[c]['recall']:.3f}"]
+               for c, s in r.scores().items()],
+        )
+        + figure(confusion_figure(o.confusion() - r.confusion(), False,
+                                  title=f"{o.name} minus {r.name}", diverging=True))
+    )  # fmt: skip
 
 
 def picture_set_accuracy(name: str, model, x_test, y_test, n: int = 200) -> dict[str, float]:
@@ -240,11 +298,8 @@ def make_report(ref: str, other_ref: str | None = None, ds=None) -> str:
     """The report for a model (MODEL or MODEL@VERSION), optionally against a second one."""
     ds = ds or load_dataset()
 
-    def results_for(r: str) -> tuple[ModelResults, object]:
-        get_spec(split_ref(r)[0])  # an unknown name fails with the known ones
-        art = find_artifact(r)
-        if art is None:
-            raise ArtifactError(f"{r} is not trained yet: run `python -m fmnist_core train {r}`")
+    def results_for(r: str) -> tuple[ModelResults, Artifact]:
+        art = trained_artifact(r)
         return ModelResults.from_artifact(art, ds.y_test), art
 
     results, art = results_for(ref)

@@ -57,6 +57,18 @@ def real_source_dir(real_dataset) -> Path:
     return real_dataset.source.location
 
 
+def run_cli(
+    *args, env: dict | None = None, timeout: float = 300, check: bool = False
+) -> subprocess.CompletedProcess:
+    """`python -m fmnist_core ARGS` as a user runs it, from the repository root, its output
+    captured as text. `env`: the whole environment (default: this process's, which holds the
+    tests' cache); `check`: raise if it exits other than 0."""
+    return subprocess.run(
+        [sys.executable, "-m", "fmnist_core", *map(str, args)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=check,
+    )  # fmt: skip
+
+
 POSTGRES_URL = os.environ.get("FMNIST_TEST_DATABASE_URL", "")
 REQUIRE_POSTGRES = os.environ.get("FMNIST_REQUIRE_POSTGRES", "") not in ("", "0")
 
@@ -163,6 +175,21 @@ def click_settled(locator, timeout_s: float = 60) -> None:
         last = box
         page.wait_for_timeout(100)
     locator.click()
+
+
+def wait_for_job(timeout: float = 600, poll: float = 0.5) -> dict:
+    """Block until the current training job is no longer active; its last status."""
+    from fmnist_core.training import jobs
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = jobs.read_status() or {}
+        if status.get("state") not in jobs.ACTIVE:
+            return status
+        if status.get("state") == "running" or time.time() - status.get("started", 0) > 5:
+            jobs.recover_stale_lock()  # clears the lock (and marks the job failed) if it died
+        time.sleep(poll)
+    raise TimeoutError("the training job did not finish in time")
 
 
 @pytest.fixture()

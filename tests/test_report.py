@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from fmnist_core.report import COMPARISON, SECTIONS
 
@@ -67,17 +68,11 @@ def test_report_opens_offline_in_a_real_browser(report_file, browser, tmp_path):
 
 
 def test_report_cli_messages(tmp_path):
-    def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "fmnist_core", "report", *args],
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-
-    bad = run("nosuchmodel", "--out", str(tmp_path / "r.html"))
+    bad = run_cli("report", "nosuchmodel", "--out", str(tmp_path / "r.html"))
     assert bad.returncode == 2 and "Unknown model" in bad.stderr and "Traceback" not in bad.stderr
-    missing = run("cnn4", "--out", str(tmp_path / "no" / "such" / "r.html"))
+    missing = run_cli("report", "cnn4", "--out", str(tmp_path / "no" / "such" / "r.html"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
-    folder = run("cnn4", "--out", str(tmp_path))
+    folder = run_cli("report", "cnn4", "--out", str(tmp_path))
     assert folder.returncode == 2 and "is a folder" in folder.stderr
 
 

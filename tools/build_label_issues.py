@@ -12,16 +12,18 @@ from fmnist_core.data.fashion_mnist import load_dataset
 from fmnist_core.quality.label_issues import (
     SHIPPED_DIR,
     FinderRequest,
-    _cache_path,
-    _key,
+    cache_key,
+    cache_path,
     training_suspects,
 )
 
 ds = load_dataset()
-suspects, _, cached = training_suspects(ds, progress=lambda f, m: print(f"{f:5.0%} {m}", end="\r"))
-key = _key(ds.y_train.astype(np.int64), FinderRequest(), ds.checksum)
+suspects, _, cached = training_suspects(
+    ds, progress=lambda e: print(f"{e['fraction']:5.0%} {e['message']}", end="\r")
+)
+key = cache_key(ds.y_train.astype(np.int64), FinderRequest(), ds.checksum)
 SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
-if _cache_path(key).is_file():
-    shutil.copyfile(_cache_path(key), SHIPPED_DIR / f"{key}.npz")
+if cache_path(key).is_file():
+    shutil.copyfile(cache_path(key), SHIPPED_DIR / f"{key}.npz")
 print(f"\n{len(suspects):,} suspect training labels; {SHIPPED_DIR / f'{key}.npz'} "
       f"({'from the cache' if cached else 'computed'})")  # fmt: skip

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fmnist_core.analysis.evaluate import predict_probabilities
+from fmnist_core.contracts import Calibration, Manifest, recipe_split_seed
 from fmnist_core.data.fashion_mnist import stratified_split, stratified_subset
 
 BINS = 15
@@ -117,7 +118,7 @@ def coverage_curve(probs: np.ndarray, labels: np.ndarray) -> Coverage:
 
 def calibration_summary(
     val_probs: np.ndarray, val_labels: np.ndarray, test_probs: np.ndarray, test_labels, fitted_on
-) -> dict:
+) -> Calibration:
     """What a manifest keeps: the temperature fitted on held-out images, and the test set's
     ECE before and after."""
     t = fit_temperature(val_probs, val_labels)
@@ -130,22 +131,23 @@ def calibration_summary(
     }
 
 
-def held_out_images(manifest: dict, ds) -> tuple[np.ndarray, np.ndarray, str] | None:
+def held_out_images(manifest: Manifest, ds) -> tuple[np.ndarray, np.ndarray, str] | None:
     """The images a model's temperature is fitted on, and those words for the manifest: its
     recipe's validation split, held out from training. None for the tutorials that trained
     on all 60,000 images (they held nothing out)."""
     if manifest.get("validation", "split") != "split":
         return None
-    seed = int(manifest.get("recipe", {}).get("split_seed", 0))
+    seed = int(recipe_split_seed(manifest) or 0)
     x, y = ds.x_train, ds.y_train
-    if manifest.get("limit"):
-        keep = stratified_subset(y, int(manifest["limit"]), int(manifest.get("seed", 0)))
+    limit = manifest.get("limit")
+    if limit:
+        keep = stratified_subset(y, int(limit), int(manifest.get("seed", 0)))
         x, y = x[keep], y[keep]
     _, val = stratified_split(y, 0.2, seed)
     return x[val], y[val], f"the {len(val):,}-image validation split, held out from training"
 
 
-def cross_fitted(test_probs: np.ndarray, test_labels: np.ndarray) -> dict:
+def cross_fitted(test_probs: np.ndarray, test_labels: np.ndarray) -> Calibration:
     """For a model that held no images out: the temperature fitted on the test set, and the
     test set's ECE after scaling measured honestly, each half scaled by the temperature
     fitted on the other half (2-fold cross-fitting)."""
@@ -165,7 +167,7 @@ def cross_fitted(test_probs: np.ndarray, test_labels: np.ndarray) -> dict:
     }
 
 
-def calibrate(model, manifest: dict, ds, test_probs: np.ndarray) -> dict:
+def calibrate(model, manifest: Manifest, ds, test_probs: np.ndarray) -> Calibration:
     """The manifest's "calibration" entry for a trained model (see calibration_summary)."""
     held_out = held_out_images(manifest, ds)
     if held_out is None:

@@ -1,7 +1,7 @@
 """Embeddings of the test images: features, PCA / t-SNE / UMAP / a custom axis, on-disk cache.
 
 Features are raw pixels or a model's penultimate layer. t-SNE and UMAP get exact nearest
-neighbours computed on 50 PCA components (under a second for 10,000 points), which spares
+neighbours computed on 50 PCA components (quick even for the whole test set), which spares
 the slow approximate-neighbour start-up of both libraries; t-SNE uses openTSNE's FFT
 gradients. Results are cached under a key of everything that determines them.
 """
@@ -18,7 +18,6 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,17 +26,18 @@ import numpy as np
 
 from fmnist_core.atomic import atomic_file
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.contracts import EmbeddingMethod, ProgressEvent, ProgressFn, model_sha256, step
 from fmnist_core.data.fashion_mnist import load_dataset, stratified_subset
 from fmnist_core.errors import FmnistError
 from fmnist_core.paths import ASSETS_DIR, cache_dir
-from fmnist_core.versions import find_artifact
+from fmnist_core.versions import trained_artifact
 
 log = logging.getLogger(__name__)
 
-METHODS = ("pca", "tsne", "umap", "custom")
+METHODS: tuple[EmbeddingMethod, ...] = ("pca", "tsne", "umap", "custom")
 # how people write them: menus, captions and progress bars all use these
 METHOD_LABELS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "custom": "Custom axis"}
-DEFAULT_PARAMS = {
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "pca": {},
     "tsne": {"perplexity": 30.0, "learning_rate": "auto"},
     "umap": {"n_neighbors": 15, "min_dist": 0.1},
@@ -46,7 +46,6 @@ DEFAULT_PARAMS = {
 TEST_SIZES = (1_000, 10_000)  # the range for subsets of the test set
 ALL_IMAGES = 70_000  # PCA and UMAP may take training and test images together
 CACHE_VERSION = 1
-ProgressFn = Callable[[float, str], None]
 
 
 class EmbeddingError(FmnistError):
@@ -56,7 +55,7 @@ class EmbeddingError(FmnistError):
 @dataclass(frozen=True)
 class EmbedRequest:
     source: str = "pixels"  # "pixels" or a registry model name
-    method: str = "pca"
+    method: EmbeddingMethod = "pca"
     n: int = 5_000
     dims: int = 2
     params: tuple = ()  # sorted (name, value) pairs overriding DEFAULT_PARAMS[method]
@@ -109,7 +108,7 @@ class Embedding:
         w = csv.writer(out)
         w.writerow(header)
         for k, i in enumerate(self.indices):
-            row = [
+            row: list[int | str] = [
                 int(i)
                 if self.request.n != ALL_IMAGES
                 else int(i) % 60_000
@@ -121,6 +120,7 @@ class Embedding:
             row += [f"{v:.5f}" for v in self.coords[k]]
             row += [int(self.labels[k]), CLASS_NAMES[int(self.labels[k])]]
             if self.predicted is not None:
+                assert self.confidence is not None  # set together with `predicted`
                 row += [int(self.predicted[k]), f"{self.confidence[k]:.4f}"]
             w.writerow(row)
         return out.getvalue()
@@ -168,9 +168,7 @@ def compute_features(source: str, images: np.ndarray) -> tuple[np.ndarray, np.nd
     if source == "pixels":
         return images.reshape(len(images), -1).astype(np.float32) / 255.0, None
 
-    art = find_artifact(source)
-    if art is None:
-        raise EmbeddingError(f"{source} is not trained: run `python -m fmnist_core train {source}`")
+    art = trained_artifact(source)
     extractor = feature_model(art.load_model())
     feats, probs = extractor.predict(
         images.reshape(-1, 28, 28, 1).astype(np.float32), batch_size=1000, verbose=0
@@ -183,10 +181,8 @@ def source_fingerprint(source: str) -> str:
     if source == "pixels":
         return "pixels"
 
-    art = find_artifact(source)
-    if art is None:
-        raise EmbeddingError(f"{source} is not trained: run `python -m fmnist_core train {source}`")
-    return f"{source}:{art.manifest['files']['model.keras']['sha256']}"
+    art = trained_artifact(source)
+    return f"{source}:{model_sha256(art.manifest)}"
 
 
 # --------------------------------------------------------------------------- methods
@@ -245,7 +241,7 @@ def run_tsne(features, req, progress):
     s = req.settings()
     perplexity = float(s["perplexity"])
     _, reduced = _pca(features, 50, req.seed)
-    progress(0.1, "nearest neighbours")
+    progress(step(0.1, "nearest neighbours"))
     k = min(len(features) - 1, int(3 * perplexity))
     idx, dist = _exact_neighbours(reduced, k, include_self=False)
     aff = affinity.PerplexityBasedNN(
@@ -262,7 +258,7 @@ def run_tsne(features, req, progress):
     total = 500
 
     def report(iteration, error, embedding):
-        progress(0.2 + 0.8 * min(iteration, total) / total, "optimising")
+        progress(step(0.2 + 0.8 * min(iteration, total) / total, "optimising"))
 
     emb = emb.optimize(
         250, exaggeration=12, momentum=0.5, callbacks=report, callbacks_every_iters=25
@@ -278,9 +274,10 @@ def run_tsne(features, req, progress):
 
 def _import_umap():
     """umap-learn, without its optional ParametricUMAP: that import pulls in all of
-    TensorFlow (4 s) for a feature we do not use."""
+    TensorFlow, seconds of import, for a feature we do not use."""
     if "umap" not in sys.modules and "tensorflow" not in sys.modules:
-        sys.modules.setdefault("umap.parametric_umap", None)  # makes that optional import fail
+        # None makes that optional import fail (typeshed allows only modules in sys.modules)
+        sys.modules.setdefault("umap.parametric_umap", None)  # type: ignore[arg-type]
         try:
             import umap  # heavy (numba compiles on import): only when a UMAP view is computed
         finally:
@@ -297,16 +294,16 @@ def run_umap(features, req, progress):
     s = req.settings()
     k = int(s["n_neighbors"])
     _, reduced = _pca(features, 50, req.seed)
-    progress(0.1, "nearest neighbours")
+    progress(step(0.1, "nearest neighbours"))
     idx, dist = _exact_neighbours(reduced, k, include_self=True)
-    progress(0.2, "compiling and optimising (the first time in a process takes longer)")
+    progress(step(0.2, "compiling and optimising (the first time in a process takes longer)"))
     umap = _import_umap()
     with warnings.catch_warnings():  # "transform will be unavailable": we place points ourselves
         warnings.simplefilter("ignore", UserWarning)
         reducer = umap.UMAP(
             n_neighbors=k, min_dist=float(s["min_dist"]), n_components=req.dims,
             random_state=req.seed, precomputed_knn=(idx, dist, None), n_jobs=1,
-            n_epochs=200,  # umap-learn's own choice above 10,000 points; as good here, 2.5x faster
+            n_epochs=200,  # umap-learn's own choice above 10,000 points; as good here, and faster
         )  # fmt: skip
         coords = reducer.fit_transform(reduced)
     return np.asarray(coords, dtype=np.float32), {
@@ -317,13 +314,13 @@ def run_umap(features, req, progress):
 
 def warm_up_umap() -> float:
     """Compile umap-learn's numba code on 300 random points (the same code paths as a real
-    view), so that the first UMAP a person asks for does not wait for it. Measured here: 38 s
-    with an empty numba cache, 10 s in a fresh process once the on-disk cache is filled; a
-    5,000-point UMAP after it takes about 4 s. Returns the seconds it took."""
+    view), so that the first UMAP a person asks for does not wait for it. It is slowest with an
+    empty numba cache and much quicker once the on-disk cache is filled. Returns the seconds it
+    took."""
     start = time.perf_counter()
     rng = np.random.default_rng(0)
     points = rng.normal(size=(300, 784)).astype(np.float32)
-    run_umap(points, make_request("pixels", "umap", TEST_SIZES[0], 2), lambda *_: None)
+    run_umap(points, make_request("pixels", "umap", TEST_SIZES[0], 2), _ignore)
     return time.perf_counter() - start
 
 
@@ -348,9 +345,9 @@ def shipped_embeddings_dir() -> Path:
 
 def _save(emb: Embedding, folder: Path, key: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {"coords": emb.coords, "indices": emb.indices, "labels": emb.labels}
+    arrays: dict[str, Any] = {"coords": emb.coords, "indices": emb.indices, "labels": emb.labels}
     if emb.predicted is not None:
-        arrays.update(predicted=emb.predicted, confidence=emb.confidence.astype(np.float32))
+        arrays.update(predicted=emb.predicted, confidence=np.asarray(emb.confidence, np.float32))
     meta = {"request": asdict(emb.request), "info": emb.info}
     with atomic_file(folder / f"{key}.npz") as f:
         np.savez_compressed(f, meta=np.array(json.dumps(meta, default=str)), **arrays)
@@ -390,21 +387,21 @@ def embed(
 ) -> Embedding:
     """Compute (or load from the cache) the embedding the request describes."""
     req.validate()
-    progress = progress or (lambda fraction, message: None)
+    progress = progress or _ignore
     key = cache_key(req)
     if use_cache and save_to is None:  # save_to: build that folder afresh (shipped defaults)
         cached = load_cached_embedding(req, key)
         if cached is not None:
-            progress(1.0, "from the cache")
+            progress(step(1.0, "from the cache"))
             return cached
     if dataset is None:
         dataset = load_dataset()
     start = time.perf_counter()
     indices = subset_indices(dataset.y_test, req.n, req.seed)
     images, labels = images_for(indices, dataset, req.n)
-    progress(0.02, "features")
+    progress(step(0.02, "features"))
     features, probs = compute_features(req.source, images)
-    progress(0.08, req.method)
+    progress(step(0.08, req.method))
     runner = {"pca": run_pca, "tsne": run_tsne, "umap": run_umap}.get(req.method)
     if runner is not None:
         coords, info = runner(features, req, progress)
@@ -420,8 +417,12 @@ def embed(
         # a read-only cache folder costs speed next time, nothing else
         with contextlib.suppress(OSError):
             _save(emb, save_to or user_embeddings_dir(), key)
-    progress(1.0, "done")
+    progress(step(1.0, "done"))
     return emb
+
+
+def _ignore(event: ProgressEvent) -> None:
+    """No one is watching the progress."""
 
 
 def nearest_neighbours(features: np.ndarray, query: np.ndarray, k: int = 8) -> np.ndarray:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from fmnist_core.classes import CLASS_NAMES, NUM_CLASSES
+from fmnist_core.contracts import Scores
 
 
 def predict_probabilities(model: Any, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -40,7 +41,7 @@ def per_class_scores(cm: np.ndarray) -> dict[str, dict[str, float]]:
     }
 
 
-def evaluate_probabilities(probs: np.ndarray, y_true: np.ndarray) -> dict[str, Any]:
+def evaluate_probabilities(probs: np.ndarray, y_true: np.ndarray) -> Scores:
     """test_accuracy, test_loss (mean cross-entropy), per_class, confusion_matrix."""
     probs = np.asarray(probs, dtype=np.float64)
     y_true = np.asarray(y_true).astype(np.int64)

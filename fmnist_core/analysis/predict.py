@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.contracts import model_sha256
 from fmnist_core.models import UnknownModelError, get_spec
 from fmnist_core.versions import Artifact, ArtifactError
 
@@ -50,11 +51,11 @@ class Answer:
 class Predictor:
     """Loaded models, all called as one compiled predict step.
 
-    `model.predict` costs 50-80 ms of set-up per call on a CPU; `predict_on_batch` runs the
-    same compiled function without that, about 1 ms per model for one image. One Keras model
-    whose outputs are all the models' outputs (`joint`) answers in one call: 9 ms for all
-    eleven instead of 20 ms in eleven calls, and under a classroom's load one release of
-    Python's lock per answer instead of eleven. An Answer's `seconds` is that model's own time
+    `model.predict` costs far more set-up per call on a CPU than a small CNN takes to read one
+    image; `predict_on_batch` runs the same compiled function without that. One Keras model
+    whose outputs are all the models' outputs (`joint`) answers in one call, faster than a
+    call per model, and under a classroom's load with one release of Python's lock per answer
+    instead of one per model. An Answer's `seconds` is that model's own time
     for the picture's readings, measured once when the models are loaded (the fastest of
     five calls).
     """
@@ -62,11 +63,11 @@ class Predictor:
     def __init__(self, artifacts: list[Artifact]):
         self.models = {}
         self.problems: dict[str, str] = {}
-        checksums = {}
+        checksums: dict[str, str | None] = {}  # model file SHA-256s
         for art in artifacts:
             try:
                 self.models[art.name] = art.load_model()
-                checksums[art.name] = art.manifest.get("files", {}).get("model.keras", {})
+                checksums[art.name] = model_sha256(art.manifest)
             except ArtifactError as e:
                 self.problems[art.name] = str(e)
         # An ensemble whose members are loaded here, the very files it was made from, is
@@ -76,7 +77,7 @@ class Predictor:
             sources = art.manifest.get("member_sources") or {}
             same = [
                 src.get("sha256") is not None
-                and checksums.get(n, {}).get("sha256") == src["sha256"]
+                and checksums.get(n) == src["sha256"]
                 and n not in self.averaged
                 for n, src in sources.items()
             ]
@@ -94,7 +95,7 @@ class Predictor:
                 model.predict_on_batch(warm[:n])
                 # the fastest call: the one least disturbed by the server's other threads (it
                 # cannot undo one that holds the GIL for seconds, as the UMAP warm-up does
-                # while it compiles: small CNNs then read 7-12 ms instead of 1.5 ms)
+                # while it compiles: small CNNs then read several times slower)
                 self.timings[name, n] = min(call_seconds(model, warm[:n], repeats=5))
         try:
             self.joint = _joint_model(
@@ -120,8 +121,8 @@ class Predictor:
         """Every model's answer. The models trained on drawings (`reads_drawings`) also read
         `as_drawn`, a filled drawing's input without the fill step (`Preprocessed.as_drawn`),
         and, when `mirrored` (a user's picture), each input mirrored too: they learned items
-        facing either way, and the mean of the mirrored readings is 0.2-0.5 points more right
-        on every set of user-like pictures (2,000 validation images a set). They answer with
+        facing either way, and the mean of the mirrored readings is more often right on every
+        set of user-like pictures in the validation split. They answer with
         the mean of their readings."""
         x = np.asarray(image28, dtype=np.float32).reshape(1, 28, 28, 1)  # one picture
         drawn = None if as_drawn is None else np.asarray(as_drawn, np.float32).reshape(x.shape)
@@ -129,7 +130,7 @@ class Predictor:
         if self.joint is not None:
             outputs = self._run_joint(x, views)
         else:
-            outputs = {  # every reading in one call: a third less CPU than two for a resnet
+            outputs = {  # every reading in one call: less CPU than a call per reading
                 name: model.predict_on_batch(views if reads_drawings(name) else x)
                 for name, model in self.models.items()
                 if name not in self.averaged
@@ -188,10 +189,8 @@ def reads_drawings(name: str) -> bool:
 
     The fill step helps the tutorial models, which only know solid items, but costs such a
     model a little: it answers with the mean of its readings of the filled drawing and of the
-    drawing as drawn. Measured (bench_drawings, 1,000 test images a set): the batch-norm CNN
-    robust was first read outline drawings 82.7% filled, 86.5% as drawn, 87.0% the mean
-    (canvas drawings 83.8, 85.8, 86.2); the fine-tuned resnet that replaced it reads them
-    86.7% as drawn and 86.6% the mean (canvas 86.6, 86.4): the mean costs it nothing.
+    drawing as drawn, which the drawings benchmark (bench/bench_drawings.py) finds as good as
+    its better reading of the two.
     """
     try:
         return get_spec(name).recipe.augmentation == "styles"

@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from fmnist_core.analysis.calibration import Coverage, Reliability, coverage_cur
 from fmnist_core.analysis.evaluate import confusion_matrix, per_class_scores
 from fmnist_core.analysis.significance import Interval, bootstrap_accuracy, bootstrap_recall
 from fmnist_core.classes import CLASS_NAMES, NUM_CLASSES
+from fmnist_core.contracts import Calibration, Manifest
 from fmnist_core.versions import Artifact
 
 # Public reference points (Zalando's README and benchmark, published papers), test accuracy.
@@ -32,7 +34,7 @@ class ModelResults:
     name: str
     probs: np.ndarray  # (10000, 10) float32
     y_true: np.ndarray  # (10000,)
-    manifest: dict
+    manifest: Manifest
 
     @classmethod
     def from_artifact(cls, art: Artifact, y_true: np.ndarray) -> ModelResults:
@@ -85,8 +87,8 @@ class ModelResults:
         return coverage_curve(self.probs, self.y_true)
 
     @property
-    def calibration(self) -> dict:
-        """The manifest's temperature entry ({} for a model trained before it existed)."""
+    def calibration(self) -> Calibration | dict[str, Any]:
+        """The manifest's temperature entry ({} when the manifest has none)."""
         return self.manifest.get("calibration") or {}
 
     def cell(self, true: int, predicted: int) -> np.ndarray:

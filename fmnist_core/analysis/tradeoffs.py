@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fmnist_core.analysis.predict import call_seconds
+from fmnist_core.contracts import model_size
 
 # One image, as the Predict page sends it; timed after this many warm-up calls.
 LATENCY_WARMUP, LATENCY_REPEATS = 3, 25
@@ -48,7 +49,7 @@ def model_costs(artifacts, models: dict | None = None, *, latency: bool = True) 
     out = []
     for art in artifacts:
         m = art.manifest
-        size = m.get("files", {}).get("model.keras", {}).get("size")
+        size = model_size(m)
         if size is None and (art.path / "model.keras").exists():
             size = (art.path / "model.keras").stat().st_size
         ms = None

@@ -132,7 +132,7 @@ def record_decision(
     reviewer = (reviewer or "").strip()[:80] or "anonymous"
     row = dict(
         split=split, image_index=int(index), decision=decision,
-        new_label=int(new_label) if decision == "relabel" else None,
+        new_label=int(new_label) if decision == "relabel" and new_label is not None else None,
         reviewer=reviewer, session=session[:64], decided_utc=_now(),
     )  # fmt: skip
     try:
@@ -152,14 +152,6 @@ def current_decisions(split: str) -> dict[int, dict]:
     query = sa.select(label_decisions).where(label_decisions.c.id.in_(latest))
     with engine().connect() as conn:
         return {row.image_index: row._asdict() for row in conn.execute(query)}
-
-
-def decision_count(split: str | None = None) -> int:
-    query = sa.select(sa.func.count()).select_from(label_decisions)
-    if split:
-        query = query.where(label_decisions.c.split == split)
-    with engine().connect() as conn:
-        return int(conn.execute(query).scalar_one())
 
 
 def decisions_csv(split: str, given_labels=None) -> str:

@@ -14,6 +14,8 @@ TensorFlow and on numpy batches under JAX. Labels never change: every style keep
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
@@ -118,7 +120,7 @@ class PictureStyles(keras.layers.Layer):
         self.photo_share = float(photo_share)
         self.shares = style_shares(self.photo_share)
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._draws = None
+        self._draws: Any = None  # this batch's random numbers (call's `randomness`)
         self._used = 0
 
     def _uniform(self, batch, low=0.0, high=1.0):

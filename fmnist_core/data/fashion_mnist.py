@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import logging
 import os
@@ -30,15 +29,9 @@ IDX_NAMES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-# Zalando's published MD5s of the original .gz files (github.com/zalandoresearch/fashion-mnist).
-PUBLISHED_GZ_MD5 = {
-    "train_images": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-    "train_labels": "25c81989df183df01b3e8a0aad5dffbe",
-    "test_images": "bef4ecab320f06d8554ea6380940ec79",
-    "test_labels": "bb300cfdad3c16e7a12a480ee83cd310",
-}
 # SHA-256 of the decompressed IDX contents. Recompressing (Debian does) changes the .gz bytes
-# and so the MD5 above, but never these; plain and gzipped copies are checked the same way.
+# and so Zalando's published MD5s, but never these; plain and gzipped copies are checked the
+# same way.
 CONTENT_SHA256 = {
     "train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
     "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
@@ -336,7 +329,9 @@ def _load_cache(source: DataSource) -> Dataset | None:
     except Exception as e:  # zipfile.BadZipFile and friends: a damaged cache is never fatal
         log.warning("Ignoring damaged dataset cache %s (%s); rebuilding it", path, e)
         return None
-    return Dataset(*arrays, source=source, checksum=meta["checksum"], from_cache=True)
+    x_train, y_train, x_test, y_test = arrays
+    return Dataset(x_train, y_train, x_test, y_test, source=source, checksum=meta["checksum"],
+                   from_cache=True)  # fmt: skip
 
 
 def _write_cache(ds: Dataset) -> None:
@@ -430,17 +425,3 @@ def stratified_subset(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 
 def class_counts(labels: np.ndarray) -> np.ndarray:
     return np.bincount(labels, minlength=NUM_CLASSES)
-
-
-def write_csv(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
-    """Write images and labels as a Kaggle-style CSV (used by tests and for export)."""
-    pixels = images.reshape(len(images), -1)
-    table = np.column_stack([labels, pixels]).astype(np.uint8)
-    header = "label," + ",".join(f"pixel{i}" for i in range(1, pixels.shape[1] + 1))
-    # Numbers as text through a lookup table: ~20x faster than np.savetxt for 47M cells.
-    words = np.array([str(i).encode() for i in range(256)], dtype=object)
-    buf = io.BytesIO()
-    buf.write(header.encode() + b"\n")
-    for row in table:
-        buf.write(b",".join(words[row]) + b"\n")
-    Path(path).write_bytes(buf.getvalue())

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.contracts import AttributionMethod
 from fmnist_core.data.gallery import png_bytes, tile
 from fmnist_core.explain.attribution import (
     FAITHFUL_METHOD,
@@ -39,7 +40,7 @@ class Explanation:
     image: np.ndarray  # (28, 28) the model input
     probabilities: np.ndarray  # (10,)
     views: list[ClassView]  # the explained classes, in the order asked
-    method: str
+    method: AttributionMethod
     gradcam_layer: str
 
     def as_json(self) -> dict:
@@ -61,7 +62,7 @@ def explain(
     classes: list[int] | None = None,
     top: int = 3,
     gradcam_layer: str | None = None,
-    method: str = FAITHFUL_METHOD,
+    method: AttributionMethod = FAITHFUL_METHOD,
 ) -> Explanation:
     """The maps for `classes` (default: the `top` most probable), in one gradient pass each."""
     x = as_batch(image)[:1]

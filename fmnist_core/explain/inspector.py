@@ -189,19 +189,21 @@ class Inspector:
         """Yield each layer's output from layer `start` to `stop`-1, x being the output of
         layer start-1 (the model's input for start 0)."""
         stop = len(self.layers) if stop is None else stop
-        if self._parents is None:
+        # (locals: a yield ends what a check of an attribute tells mypy)
+        nodes, parents_of = self._nodes, self._parents  # set together (None: a plain chain)
+        if nodes is None or parents_of is None:
             for layer in self.layers[start:stop]:
                 x = layer(x, training=False)
                 yield x
             return
         values = {start - 1: x}
         for i in range(start, stop):
-            parents = self._parents[i]
+            parents = parents_of[i]
             if any(p not in values for p in parents):
                 raise InsideError(
                     f"{self.name} cannot be run from layer {start}: a shortcut skips over it."
                 )
-            node = self._nodes[i]
+            node = nodes[i]
             known = {id(t): values[p] for t, p in zip(node.input_tensors, parents)}
             args, kwargs = node.arguments.fill_in(known)
             kwargs["training"] = False

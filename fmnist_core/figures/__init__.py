@@ -1,2 +1,9 @@
-"""Plotly figure builders by subject (dataset, answers, comparison, confusion, embeddings):
-pure functions of arrays, no streamlit, testable without a browser."""
+"""Plotly figure builders by subject: pure functions of arrays, no streamlit, testable without
+a browser.
+
+dataset (class balance), answers (one picture's probabilities per model), comparison (learning
+curves, k-fold spread, per-class accuracy, the accuracy/cost trade-off), calibration (reliability
+diagram, coverage), confusion (the clickable matrix, two models' difference), embeddings (the
+map of the test images), inside (the strip of layers, feature-map grids), quiz (a person against
+the models, the class's scores), style (the colours and layout every figure shares).
+"""

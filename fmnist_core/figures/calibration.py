@@ -37,7 +37,7 @@ def reliability_figure(curves: dict[str, Reliability]) -> go.Figure:
 
 def thinned(coverage: np.ndarray, points: int = 400) -> np.ndarray:
     """Indices of about `points` places spread evenly along a curve of up to one point per
-    test image (10,000 a model made the Compare page 0.7 s slower to draw), both ends kept."""
+    test image (10,000 points a model make the Compare page slow to draw), both ends kept."""
     if len(coverage) <= points:
         return np.arange(len(coverage))
     targets = np.linspace(coverage.min(), coverage.max(), points)

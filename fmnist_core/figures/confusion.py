@@ -18,6 +18,8 @@ def confusion_figure(
 ) -> go.Figure:
     """The matrix drawn as square markers, one per cell, so that clicking a cell selects it
     (Streamlit's selection events do not fire on heatmaps). Rows: true class; columns: predicted."""
+    t_idx: np.ndarray
+    p_idx: np.ndarray
     t_idx, p_idx = np.meshgrid(np.arange(NUM_CLASSES), np.arange(NUM_CLASSES), indexing="ij")
     t_idx, p_idx, values = t_idx.ravel(), p_idx.ravel(), np.asarray(cm, dtype=float).ravel()
     if diverging:

@@ -47,7 +47,11 @@ def embedding_figure(
             continue
         custom = [
             [int(r), int(indices[r]), CLASS_NAMES[labels[r]]]
-            + ([pred_names[r], float(confidence[r])] if pred_names is not None else [])
+            + (
+                [pred_names[r], float(confidence[r])]
+                if pred_names is not None and confidence is not None
+                else []
+            )
             for r in rows[mask]
         ]
         marker = dict(size=5 if dims == 2 else 3, color=color, opacity=0.75)

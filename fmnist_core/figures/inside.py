@@ -7,6 +7,8 @@ clickable figure here is drawn as square markers (or pictures under transparent 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -60,7 +62,7 @@ def picture_grid(
 ) -> go.Figure:
     """Small pictures in a grid; clicking one selects it (its position is the point's
     customdata[0]). `selected` gets a blue frame. The pictures travel as one PNG under
-    transparent markers (a layout image each cost 7 ms to build: half a second for 64)."""
+    transparent markers (a layout image each is slow to build when there are dozens)."""
     n = len(pictures)
     rows = -(-n // cols)
     h, w = np.asarray(pictures[0]).shape[:2]
@@ -110,6 +112,7 @@ def value_grid(
     h, w = values.shape
     rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     flat = values.ravel()
+    colours: dict[str, Any]
     if diverging:
         limit = float(np.abs(flat).max()) or 1.0
         colours = dict(colorscale="RdBu", cmin=-limit, cmax=limit, reversescale=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fmnist_core.contracts import Augmentation, Optimizer, Schedule, Validation
 from fmnist_core.errors import FmnistError
 
 
@@ -27,7 +28,7 @@ class WeightsUnavailableError(FmnistError):
 class Recipe:
     """How the tutorial trained the model. Plain values; the CLI overrides any of them."""
 
-    optimizer: str = "adam"  # "adam" or "sgd"
+    optimizer: Optimizer = "adam"
     learning_rate: float = 0.001
     momentum: float = 0.0
     # the tutorial's loss as written there; every run trains with engine.training_loss, the
@@ -38,14 +39,14 @@ class Recipe:
     augment_epochs: int = 0  # a second phase on augmented batches (tutorial 000)
     # "split": stratified 80/20 of the training set; "test": train on all 60,000 and watch
     # the test set (what tutorials 001 and 003 did; nothing is selected on it)
-    validation: str = "split"
+    validation: Validation = "split"
     split_seed: int = 0
     early_stopping: int = 0  # patience in epochs; 0 = off. Restores the best epoch.
     kfold: int = 0  # the tutorial's k-fold evaluation (0 = none)
-    # what the augmented phase does: "affine" (seed 000's rotation, shift, shear, zoom) or
+    # what the augmented phase does: "affine" (tutorial 000's rotation, shift, shear, zoom) or
     # "styles" (outlines, silhouettes, flat shades, big turns, mirrors: fmnist_core.data.augment)
-    augmentation: str = "affine"
-    schedule: str = "constant"  # learning rate: "constant" or "cosine" (decays to 0 by the end)
+    augmentation: Augmentation = "affine"
+    schedule: Schedule = "constant"  # the learning rate: "cosine" decays to 0 by the end
     warmup_epochs: int = 0  # cosine only: the rate first rises linearly from 0 (one-cycle-like)
     label_smoothing: float = 0.0  # targets of 1 - s for the label, s / 9 for each other class
     weight_decay: float = 0.0  # decoupled (AdamW / SGD's), not on batch-norm and bias terms

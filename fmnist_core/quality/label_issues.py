@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,18 +22,18 @@ import numpy as np
 from fmnist_core.analysis.evaluate import predict_probabilities
 from fmnist_core.atomic import write_bytes_atomic
 from fmnist_core.classes import NUM_CLASSES
+from fmnist_core.contracts import ProgressEvent, ProgressFn, step
 from fmnist_core.errors import FmnistError
 from fmnist_core.models import get_spec
 from fmnist_core.paths import ASSETS_DIR, cache_dir
 from fmnist_core.training.engine import fit, kfold_indices
 
-# 7.7 s an epoch on 45,000 images here. With 1% of the labels flipped (bench_label_issues):
-# 4 epochs a fold put 79% flipped images in the top 600, 8 epochs 83%.
+# With labels flipped on purpose (bench/bench_label_issues.py), 8 epochs a fold rank more of
+# them near the top than 4 do.
 DEFAULT_MODEL = "cnn1"
 DEFAULT_FOLDS = 4
 DEFAULT_EPOCHS = 8
 SHIPPED_DIR = ASSETS_DIR / "label_issues"
-ProgressFn = Callable[[float, str], None]
 
 
 class LabelIssueError(FmnistError):
@@ -96,7 +95,8 @@ def load_labels(path: str | Path) -> np.ndarray:
     return check_labels(labels)
 
 
-def _key(labels: np.ndarray, request: FinderRequest, dataset_checksum: str) -> str:
+def cache_key(labels: np.ndarray, request: FinderRequest, dataset_checksum: str) -> str:
+    """The name of a run's out-of-sample probabilities: labels, settings and dataset."""
     h = hashlib.blake2b(digest_size=10)
     h.update(np.ascontiguousarray(labels, np.int64).tobytes())
     h.update(repr((request.model, request.folds, request.epochs, request.seed)).encode())
@@ -104,7 +104,8 @@ def _key(labels: np.ndarray, request: FinderRequest, dataset_checksum: str) -> s
     return h.hexdigest()
 
 
-def _cache_path(key: str) -> Path:
+def cache_path(key: str) -> Path:
+    """Where a run's out-of-sample probabilities are cached (the shipped copy: SHIPPED_DIR)."""
     return cache_dir() / "label_issues" / f"{key}.npz"
 
 
@@ -122,8 +123,8 @@ def _read(path: Path, n: int) -> np.ndarray | None:
 
 def is_cached(labels: np.ndarray, request: FinderRequest, dataset_checksum: str) -> bool:
     """Whether the out-of-sample probabilities for these labels are on disk (cache or shipped)."""
-    key = _key(labels, request, dataset_checksum)
-    return _cache_path(key).is_file() or (SHIPPED_DIR / f"{key}.npz").is_file()
+    key = cache_key(labels, request, dataset_checksum)
+    return cache_path(key).is_file() or (SHIPPED_DIR / f"{key}.npz").is_file()
 
 
 def out_of_sample_probabilities(
@@ -136,9 +137,9 @@ def out_of_sample_probabilities(
 ) -> tuple[np.ndarray, bool]:
     """(N, 10) probabilities, each image's from a model that never saw it (k-fold), and
     whether they came from a cache."""
-    key = _key(labels, request, dataset_checksum)
+    key = cache_key(labels, request, dataset_checksum)
     if use_cache:
-        for path in (_cache_path(key), SHIPPED_DIR / f"{key}.npz"):
+        for path in (cache_path(key), SHIPPED_DIR / f"{key}.npz"):
             found = _read(path, len(labels))
             if found is not None:
                 return found, True
@@ -148,11 +149,11 @@ def out_of_sample_probabilities(
     probs = np.zeros((len(labels), NUM_CLASSES), np.float32)
     for i, (tr, va) in enumerate(kfold_indices(labels, request.folds, request.seed)):
 
-        def report(event: dict, i=i) -> None:
-            if progress is not None and event.get("event") == "batch":
+        def report(event: ProgressEvent, i: int = i) -> None:
+            if progress is not None and event["event"] == "batch":
                 done = (event["epoch"] - 1 + event["batch"] / event["batches"]) / event["epochs"]
-                progress((i + done) / request.folds,
-                         f"fold {i + 1} of {request.folds}, epoch {event['epoch']} of {event['epochs']}")  # fmt: skip
+                progress(step((i + done) / request.folds,
+                              f"fold {i + 1} of {request.folds}, epoch {event['epoch']} of {event['epochs']}"))  # fmt: skip
 
         result = fit(spec, x[tr], labels[tr], None, None, recipe, seed=request.seed + i,
                      progress=report)  # fmt: skip
@@ -160,9 +161,9 @@ def out_of_sample_probabilities(
     if use_cache:
         buf = io.BytesIO()
         np.savez_compressed(buf, probs=probs.astype(np.float16))
-        write_bytes_atomic(_cache_path(key), buf.getvalue())
+        write_bytes_atomic(cache_path(key), buf.getvalue())
     if progress is not None:
-        progress(1.0, "done")
+        progress(step(1.0, "done"))
     return probs, False
 
 
@@ -170,8 +171,8 @@ def rank_suspects(labels: np.ndarray, probs: np.ndarray) -> Suspects:
     """Confident learning (cleanlab's find_label_issues): the confident joint estimates how
     many labels of each class are wrong, and that many of the class's least believed labels
     are kept ("prune_by_class"); ranked by self-confidence, the lowest probability of the
-    given label first. (Pruning by noise rate, cleanlab's default, put 79% flipped labels in
-    the top 600 against 83% in the flipped-label benchmark.)"""
+    given label first. (Pruning by noise rate, cleanlab's default, ranks fewer flipped labels
+    near the top in the flipped-label benchmark.)"""
     from cleanlab.filter import find_label_issues  # heavy: only when suspects are ranked
 
     labels = np.asarray(labels, np.int64)

@@ -14,12 +14,21 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import keras
 import numpy as np
 from keras import ops
 
+from fmnist_core.contracts import (
+    EpochRow,
+    FoldResult,
+    KFoldResult,
+    Precision,
+    ProgressEvent,
+    ProgressFn,
+    TrainPhase,
+)
 from fmnist_core.data.augment import STYLE_SHARES, CropFlipErase, PictureStyles
 from fmnist_core.errors import FmnistError
 from fmnist_core.models import ModelSpec, Recipe
@@ -30,10 +39,8 @@ log = logging.getLogger(__name__)
 # tutorials' categorical cross-entropy on one-hot labels, without the one-hot copy.
 TRAINING_LOSS = "sparse_categorical_crossentropy"
 
-# Seed 000's ImageDataGenerator settings (shear is in degrees there).
+# Tutorial 000's ImageDataGenerator settings (shear is in degrees there).
 AUGMENTATION = {"rotation_degrees": 8, "shift": 0.08, "shear_degrees": 0.3, "zoom": 0.08}
-
-ProgressFn = Callable[[dict[str, Any]], None]
 
 
 class TrainingCancelled(FmnistError):
@@ -43,14 +50,14 @@ class TrainingCancelled(FmnistError):
 @dataclass
 class TrainResult:
     model: Any
-    history: list[dict[str, float]]  # one dict per epoch: loss, accuracy, val_*, seconds, phase
+    history: list[EpochRow]  # one dict per epoch: loss, accuracy, val_*, seconds, phase
     recipe: Recipe
     seconds: float
     device: str
     backend: str
     best_epoch: int | None = None
     replicas: int = 1  # devices that trained in sync (--distribute)
-    precision: str = "float32"  # the dtype policy it trained in
+    precision: Precision = "float32"  # the dtype policy it trained in
 
 
 # --------------------------------------------------------------------------- environment
@@ -87,12 +94,12 @@ def device_description() -> str:
     return "CPU"
 
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS: tuple[Precision, ...] = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
-def precision_for(device: str, precision: str | None = None) -> str:
+def precision_for(device: str, precision: str | None = None) -> Precision:
     """The dtype policy a run trains in: as asked, else float16 on a GPU, float32 on a CPU.
-    (bfloat16 on a CPU with AVX512-BF16 trains a ResNet 1.5x faster here; asked for only.)"""
+    (bfloat16, faster on a CPU with AVX512-BF16, only when asked for.)"""
     if precision is None:
         return "mixed_float16" if device.startswith("GPU") else "float32"
     if precision not in PRECISIONS:
@@ -100,7 +107,7 @@ def precision_for(device: str, precision: str | None = None) -> str:
     return precision
 
 
-def _configure_precision(device: str, precision: str | None = None) -> str:
+def _configure_precision(device: str, precision: str | None = None) -> Precision:
     policy = precision_for(device, precision)
     keras.mixed_precision.set_global_policy(policy)
     return policy
@@ -113,7 +120,7 @@ class RandomAffine(keras.layers.RandomRotation):
     """Rotation, shift, shear and zoom as ONE affine transform per image, like Keras'
     ImageDataGenerator did. Chaining RandomRotation, RandomTranslation, RandomShear and
     RandomZoom resamples every image four times: the blur that adds makes the training
-    images softer than the test images and cost cnn1 about two points of test accuracy.
+    images softer than the test images and costs test accuracy.
 
     Built on RandomRotation for its backend handling (it runs inside tf.data under any
     backend) and its affine-matrix helper; only the sampled transform differs.
@@ -155,7 +162,7 @@ class RandomAffine(keras.layers.RandomRotation):
 
 
 def augmentation_kind(augment: bool | str) -> str | None:
-    """None (no augmentation), or its kind: True means seed 000's affine transform."""
+    """None (no augmentation), or its kind: True means tutorial 000's affine transform."""
     return "affine" if augment is True else (augment or None)
 
 
@@ -165,8 +172,8 @@ KEYED_AUGMENTATIONS = ("styles", "crops")
 
 
 def make_augmenter(seed: int = 0, kind: str = "affine", photo_share: float | None = None):
-    """The augmented phase's transform, run in the input pipeline, not in the model: seed
-    000's affine augmentation, the picture styles of users' drawings and uploads (with
+    """The augmented phase's transform, run in the input pipeline, not in the model:
+    tutorial 000's affine augmentation, the picture styles of users' drawings and uploads (with
     `photo_share` of the images left as photos, default STYLE_SHARES'), or the residual
     networks' crop, mirror and erase."""
     if kind == "styles":
@@ -199,14 +206,14 @@ def make_dataset(
     photo_share: float | None = None,
 ):
     """Batches of (float32 pixels 0-255, int labels) in the form the backend trains fastest on.
-    `augment`: False, True (seed 000's affine transform) or an augmentation kind;
+    `augment`: False, True (tutorial 000's affine transform) or an augmentation kind;
     `photo_share`: the picture styles' share of images left as photos."""
     x = _as_images(x)
-    augment = augmentation_kind(augment)
+    kind = augmentation_kind(augment)
     if backend_name() == "tensorflow":
-        return _tf_dataset(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment,
+        return _tf_dataset(x, y, batch_size, shuffle=shuffle, seed=seed, augment=kind,
                            photo_share=photo_share)  # fmt: skip
-    return ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed, augment=augment,
+    return ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed, augment=kind,
                         photo_share=photo_share)  # fmt: skip
 
 
@@ -274,7 +281,7 @@ class ArrayBatches(keras.utils.PyDataset):
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
         augment = augmentation_kind(augment)
-        self.augmenter = make_augmenter(seed, augment, photo_share) if augment else None
+        self.augmenter: Any = make_augmenter(seed, augment, photo_share) if augment else None
         self.styles = augment in KEYED_AUGMENTATIONS
         self.seed, self.epoch = seed, 0
 
@@ -305,7 +312,7 @@ class ArrayBatches(keras.utils.PyDataset):
 def _callbacks(
     progress: ProgressFn | None,
     should_stop: Callable[[], bool] | None,
-    phase: str,
+    phase: TrainPhase,
     epoch_offset: int,
     total_epochs: int,
     steps: int,
@@ -315,7 +322,7 @@ def _callbacks(
 
         def __init__(self):
             super().__init__()
-            self.epochs: list[dict[str, float]] = []
+            self.epochs: list[EpochRow] = []
             self.cancelled = False
             self.current = 0
 
@@ -333,11 +340,12 @@ def _callbacks(
                 progress({
                     "event": "batch", "phase": phase, "epoch": epoch_offset + self.current + 1,
                     "epochs": total_epochs, "batch": min(batch + 1, steps), "batches": steps,
-                    "logs": {k: float(v) for k, v in (logs or {}).items()},
+                    "logs": cast(EpochRow, {k: float(v) for k, v in (logs or {}).items()}),
                 })  # fmt: skip
 
         def on_epoch_end(self, epoch, logs=None):
-            row = {k: float(v) for k, v in (logs or {}).items()}
+            # Keras' logs: loss, accuracy and their val_ twins
+            row = cast(EpochRow, {k: float(v) for k, v in (logs or {}).items()})
             row["seconds"] = time.perf_counter() - self.t0
             row["epoch"] = epoch_offset + epoch + 1
             row["phase"] = phase
@@ -485,8 +493,45 @@ def fit(
     device = device or device_description()
     policy = _configure_precision(device, precision)
     keras.utils.set_random_seed(seed)
-    total = recipe.epochs + recipe.augment_epochs
     steps = math.ceil(len(x_train) / recipe.batch_size)
+    model = _compiled_model(spec, recipe, steps, distribute, build_overrides, initial_weights)
+    val = _validation_batches(x_val, y_val, seed)
+    history: list[EpochRow] = []
+    start = time.perf_counter()
+    for phase, epochs, augment in _phases(recipe):
+        batches = _training_batches(x_train, y_train, recipe, augment, seed=seed + len(history))
+        cb = _callbacks(progress, should_stop, phase, len(history), _total_epochs(recipe), steps)
+        _fit_phase(model, batches, val, epochs, [cb, *_early_stopping(recipe, val)])
+        history.extend(cb.epochs)
+        if cb.cancelled:
+            raise TrainingCancelled(f"training of {spec.name} was cancelled")
+    return TrainResult(
+        model=model,
+        history=history,
+        recipe=recipe,
+        seconds=time.perf_counter() - start,
+        device=device,
+        backend=backend_name(),
+        best_epoch=_best_epoch(history) if val is not None else None,
+        replicas=_replicas(model),
+        precision=policy,
+    )
+
+
+def _total_epochs(recipe: Recipe) -> int:
+    return recipe.epochs + recipe.augment_epochs
+
+
+def _compiled_model(
+    spec: ModelSpec,
+    recipe: Recipe,
+    steps: int,
+    distribute: str | None,
+    build_overrides: dict[str, Any] | None,
+    initial_weights: list | None,
+) -> Any:
+    """A `spec` model built and compiled under the distribution strategy, with fresh weights
+    or `initial_weights`; `steps` batches make an epoch."""
     with _strategy_scope(distribute):
         model = spec.build(**(build_overrides or {}))
         if initial_weights is not None:
@@ -497,58 +542,68 @@ def fit(
             model,
             recipe,
             group_steps=not distribute,
-            total_steps=total * steps,
+            total_steps=_total_epochs(recipe) * steps,
             steps_per_epoch=steps,
         )
+    return model
 
-    has_val = x_val is not None and len(x_val) > 0
-    val = make_dataset(x_val, y_val, 1024, shuffle=False, seed=seed) if has_val else None
-    history: list[dict[str, float]] = []
-    start = time.perf_counter()
-    best_epoch = None
-    for phase, epochs, augment in (
+
+def _validation_batches(x_val: np.ndarray | None, y_val: np.ndarray | None, seed: int) -> Any:
+    """The validation images in batches, in order; None without any."""
+    if x_val is None or y_val is None or len(x_val) == 0:
+        return None
+    return make_dataset(x_val, y_val, 1024, shuffle=False, seed=seed)
+
+
+def _training_batches(
+    x: np.ndarray, y: np.ndarray, recipe: Recipe, augment: bool, *, seed: int
+) -> Any:
+    """A phase's shuffled training batches, augmented as the recipe says in the augmented
+    phase."""
+    return make_dataset(
+        x,
+        y,
+        recipe.batch_size,
+        shuffle=True,
+        seed=seed,
+        augment=recipe.augmentation if augment else False,
+        photo_share=recipe.photo_share,
+    )
+
+
+def _phases(recipe: Recipe) -> list[tuple[TrainPhase, int, bool]]:
+    """(phase, epochs, augmented) for each phase the recipe gives epochs: plain, then augmented."""
+    phases: list[tuple[TrainPhase, int, bool]] = [
         ("plain", recipe.epochs, False),
         ("augment", recipe.augment_epochs, True),
-    ):
-        if epochs <= 0:
-            continue
-        train_ds = make_dataset(
-            x_train,
-            y_train,
-            recipe.batch_size,
-            shuffle=True,
-            seed=seed + len(history),
-            augment=recipe.augmentation if augment else False,
-            photo_share=recipe.photo_share,
+    ]
+    return [p for p in phases if p[1] > 0]
+
+
+def _early_stopping(recipe: Recipe, val: Any) -> list[keras.callbacks.Callback]:
+    """Early stopping on the validation loss, back to the best epoch's weights, when the
+    recipe asks for it and there is validation data."""
+    if not (recipe.early_stopping and val is not None):
+        return []
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=recipe.early_stopping, restore_best_weights=True
         )
-        cb = _callbacks(progress, should_stop, phase, len(history), total, steps)
-        callbacks = [cb]
-        if recipe.early_stopping and has_val:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=recipe.early_stopping, restore_best_weights=True
-                )
-            )
-        with warnings.catch_warnings():  # Keras warns that a tf.data input ignores shuffle=True
-            warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-            model.fit(train_ds, validation_data=val, epochs=epochs, verbose=0, callbacks=callbacks)
-        history.extend(cb.epochs)
-        if cb.cancelled:
-            raise TrainingCancelled(f"training of {spec.name} was cancelled")
-    if has_val and history:
-        best = min(range(len(history)), key=lambda i: history[i].get("val_loss", math.inf))
-        best_epoch = history[best]["epoch"]
-    return TrainResult(
-        model=model,
-        history=history,
-        recipe=recipe,
-        seconds=time.perf_counter() - start,
-        device=device,
-        backend=backend_name(),
-        best_epoch=best_epoch,
-        replicas=_replicas(model),
-        precision=policy,
-    )
+    ]
+
+
+def _fit_phase(model: Any, batches: Any, val: Any, epochs: int, callbacks: list) -> None:
+    with warnings.catch_warnings():  # Keras warns that a tf.data input ignores shuffle=True
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+        model.fit(batches, validation_data=val, epochs=epochs, verbose=0, callbacks=callbacks)
+
+
+def _best_epoch(history: list[EpochRow]) -> int | None:
+    """The epoch with the lowest validation loss."""
+    if not history:
+        return None
+    best = min(range(len(history)), key=lambda i: history[i].get("val_loss", math.inf))
+    return history[best]["epoch"]
 
 
 def _start_from(model, weights: list, name: str) -> None:
@@ -591,12 +646,12 @@ def cross_validate(
     progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
     build_overrides: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> KFoldResult:
     """k fresh models, each validated on its own fold; mean and std of fold accuracy."""
-    folds = []
+    folds: list[FoldResult] = []
     for i, (tr, va) in enumerate(kfold_indices(y, k, seed)):
 
-        def fold_progress(event, i=i):
+        def fold_progress(event: ProgressEvent, i: int = i) -> None:
             if progress is not None:
                 progress({**event, "fold": i + 1, "folds": k})
 

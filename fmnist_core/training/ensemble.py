@@ -6,9 +6,9 @@ never trained on it, by ensemble selection (Caruana et al., 2004): start from no
 one model at a time (the same model may come back), each time the one whose addition gives
 the most accurate average on the validation split, for STEPS steps; keep the best bag of at
 least two different models. A model's weight is its share of the bag. Its file holds a copy
-of every member, so the members' files may add up to MAX_MEGABYTES at most. (An equal-weight average
-of every subset was tried first: with one member far ahead of the rest, every subset scored
-below that member alone.) The test set plays no part in the choice. The saved file holds the
+of every member, so the members' files may add up to MAX_MEGABYTES at most. (Not an
+equal-weight average of a subset: with one member far ahead of the rest, every such average
+scores below that member alone.) The test set plays no part in the choice. The saved file holds the
 members' networks inside one functional model, so it loads with plain Keras in safe mode.
 """
 
@@ -17,11 +17,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from fmnist_core.analysis.evaluate import predict_probabilities
+from fmnist_core.contracts import (
+    Manifest,
+    MemberSource,
+    ProgressFn,
+    SelectionStep,
+    model_megabytes,
+    model_sha256,
+    recipe_split_seed,
+)
 from fmnist_core.errors import FmnistError
 from fmnist_core.models import average_model
 from fmnist_core.versions import Artifact, find_artifact, load_artifact
@@ -41,17 +49,17 @@ class Selection:
     val_accuracy: float
     val_loss: float
     candidates: list[str]  # the models that could be members
-    sources: dict[str, dict]  # each member's version and model file checksum
+    sources: dict[str, MemberSource]  # each member's version and model file checksum
     skipped: dict[str, str]  # other trained models and why they could not
-    ranking: list[dict[str, Any]]  # each selection step: the model added, the scores
+    ranking: list[SelectionStep]  # each selection step: the model added, the scores
 
 
-def held_out_from(manifest: dict, *, split_seed: int, limit: int | None, seed: int) -> str:
+def held_out_from(manifest: Manifest, *, split_seed: int, limit: int | None, seed: int) -> str:
     """'' when the validation split of (split_seed, limit, seed) was held out from the model
     that `manifest` describes; else why not, in a few words."""
     if manifest.get("validation") != "split":
         return "trained on all 60,000 training images"
-    if manifest.get("recipe", {}).get("split_seed") != split_seed:
+    if recipe_split_seed(manifest) != split_seed:
         return "held out a different validation split"
     if manifest.get("limit") != limit or (limit and manifest.get("seed") != seed):
         return "trained on a different subset"
@@ -88,7 +96,7 @@ def choose_members(
     steps: int = STEPS,
     megabytes: dict[str, float] | None = None,
     max_megabytes: float | None = None,
-) -> tuple[dict[str, float], list[dict]]:
+) -> tuple[dict[str, float], list[SelectionStep]]:
     """Members and their weights (summing to 1) by ensemble selection with replacement on the
     validation split, and each step's pick and scores (for the manifest). Ties go to the lower
     validation loss, then to the earlier candidate. With `max_megabytes`, a model joins only if
@@ -104,7 +112,7 @@ def choose_members(
 
     total = np.zeros_like(next(iter(val_probs.values())), dtype=np.float64)
     bag: list[str] = []
-    trail: list[dict] = []
+    trail: list[SelectionStep] = []
     best: tuple | None = None
     for step in range(1, steps + 1):
         scored = []
@@ -142,7 +150,7 @@ def assemble(
     split_seed: int,
     limit: int | None,
     seed: int,
-    progress=None,
+    progress: ProgressFn | None = None,
 ):
     """Choose the members on the validation split and build the averaging model.
     Returns (model, Selection, seconds)."""
@@ -169,13 +177,10 @@ def assemble(
         if progress is not None:
             progress({"event": "batch", "phase": "choose", "epoch": 1, "epochs": 1,
                       "batch": i + 1, "batches": len(usable), "logs": {}})  # fmt: skip
-    sizes = {
-        n: (art.manifest.get("files", {}).get("model.keras", {}).get("size") or 0) / 1e6
-        for n, art in usable.items()
-    }
+    sizes = {n: model_megabytes(art.manifest) for n, art in usable.items()}
     weights, trail = choose_members(val_probs, y_val, megabytes=sizes, max_megabytes=MAX_MEGABYTES)
     members = list(weights)
-    mean = sum(weights[n] * val_probs[n] for n in members)
+    mean = np.asarray(sum(weights[n] * val_probs[n] for n in members))
     selection = Selection(
         members=members,
         weights={n: round(w, 6) for n, w in weights.items()},
@@ -185,7 +190,7 @@ def assemble(
         sources={
             n: {
                 "version": usable[n].version or usable[n].origin,
-                "sha256": usable[n].manifest.get("files", {}).get("model.keras", {}).get("sha256"),
+                "sha256": model_sha256(usable[n].manifest),
             }
             for n in members
         },  # fmt: skip

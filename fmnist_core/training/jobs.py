@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fmnist_core.atomic import write_json_atomic
+from fmnist_core.contracts import JobState, ProgressEvent
 from fmnist_core.errors import FmnistError
 from fmnist_core.models import get_spec
 from fmnist_core.paths import cache_dir
@@ -28,7 +29,7 @@ from fmnist_core.training.run import TrainOptions, run_training
 LOCK_FILE = "training.lock"
 STATUS_FILE = "training-status.json"
 CANCEL_FILE = "training.cancel"
-ACTIVE = ("starting", "running")
+ACTIVE: tuple[JobState, ...] = ("starting", "running")
 
 
 class JobBusy(FmnistError):
@@ -172,19 +173,6 @@ def cancel_job() -> None:
         _path(CANCEL_FILE).touch()
 
 
-def wait_for_job(timeout: float = 600, poll: float = 0.5) -> dict:
-    """Block until the current job is no longer active (for tests and scripts)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status = read_status() or {}
-        if status.get("state") not in ACTIVE:
-            return status
-        if status.get("state") == "running" or time.time() - status.get("started", 0) > 5:
-            recover_stale_lock()  # clears the lock (and marks the job failed) if it died
-        time.sleep(poll)
-    raise TimeoutError("the training job did not finish in time")
-
-
 # --------------------------------------------------------------------------- the job process
 
 
@@ -227,11 +215,11 @@ def run_job(job: dict) -> int:
     cancelled = False
     run_start = time.time()
 
-    def progress(event: dict) -> None:
+    def progress(event: ProgressEvent) -> None:
         nonlocal last_write
-        kind = event.get("event")
+        kind = event["event"]
         if kind == "batch":
-            done = event["fraction"]  # of the whole run, k folds included (train.run_training)
+            done = event["fraction"]  # of the whole run, k folds included (run.run_training)
             status.update(epoch=event["epoch"], epochs=event["epochs"], batch=event["batch"],
                           batches=event["batches"], fold=event.get("fold"),
                           folds=event.get("folds", 0), phase=event["phase"], fraction=done,

@@ -14,12 +14,27 @@ import numpy as np
 
 from fmnist_core.analysis.calibration import calibrate
 from fmnist_core.analysis.evaluate import evaluate_probabilities, predict_probabilities
-from fmnist_core.data.fashion_mnist import load_dataset, stratified_split, stratified_subset
+from fmnist_core.contracts import (
+    InitialisedFrom,
+    KFoldResult,
+    Manifest,
+    Precision,
+    ProgressEvent,
+    ProgressFn,
+    Scores,
+    Via,
+    model_sha256,
+)
+from fmnist_core.data.fashion_mnist import (
+    Dataset,
+    load_dataset,
+    stratified_split,
+    stratified_subset,
+)
 from fmnist_core.errors import FmnistError
-from fmnist_core.models import get_spec, list_models
+from fmnist_core.models import ModelSpec, Recipe, get_spec, list_models
 from fmnist_core.training.engine import (
     PRECISIONS,
-    ProgressFn,
     TrainResult,
     backend_name,
     cross_validate,
@@ -52,14 +67,14 @@ class TrainOptions:
     limit: int | None = None  # a stratified subset of the training set, for quick runs
     distribute: str | None = None
     # dtype policy: None = mixed float16 on a GPU, float32 on a CPU; or "mixed_bfloat16" ...
-    precision: str | None = None
+    precision: Precision | None = None
     weights: str | None = None  # VGG19: a local weights file instead of Keras' ImageNet download
     image_size: int | None = None  # VGG19 input size
     widths: list[int] | None = None  # resnet: filters of its three stages (default 32-64-128)
     note: str = ""  # why the run departs from the recipe, kept in the manifest
     # who started the run (kept in the manifest; the app lets people delete their own runs)
     started_by: str = ""
-    via: str = "cli"  # "cli" | "app"
+    via: Via = "cli"
     session: str = ""  # the app's browser session that started it
 
     def validate(self) -> None:
@@ -142,9 +157,49 @@ def run_training(
     `root/<name>/` when `root` is given (how the shipped models are made)."""
     opts = options or TrainOptions()
     opts.validate()
+    plan = _plan(name, opts)
+    ds = load_dataset(data_source)
+    data = _training_data(ds, plan.recipe, opts)
+    start_from: list[Any] | None = None
+    extra: Manifest = {}
+    if plan.recipe.init_from:
+        start_from, extra["initialised_from"] = _starting_point(name, plan.recipe, opts, root)
+    progress = _with_fraction(progress, plan.recipe.kfold)
+    kfold = _kfold_estimate(plan, data, opts, progress=progress, should_stop=should_stop)
+    if plan.spec.assembled:
+        result, extra = _assemble(
+            plan.spec, plan.recipe, opts, data.x_val, data.y_val, root=root, progress=progress
+        )
+    else:
+        result = _fit_final(
+            plan, data, opts, start_from, progress=progress, should_stop=should_stop
+        )
+    _to_float32(result)
+    probs, scores = _evaluate(result, ds, progress)
+    manifest = _manifest(
+        name, plan, opts, ds, data, result, kfold=kfold, extra=extra, scores=scores
+    )
+    manifest["calibration"] = calibrate(result.model, manifest, ds, probs)
+    _compare_with_tutorial(manifest, plan.spec, opts)
+    return _save(name, result.model, manifest, probs, root=root, progress=progress)
+
+
+@dataclass
+class _Plan:
+    """What a run trains: the model's spec, its recipe with the run's overrides, the builder's
+    options."""
+
+    spec: ModelSpec
+    recipe: Recipe
+    overrides: dict[str, Any]  # the recipe settings the run changed (kept in the manifest)
+    build: dict[str, Any]  # builder options: VGG19's weights and input size, a ResNet's widths
+
+
+def _plan(name: str, opts: TrainOptions) -> _Plan:
+    """The registry recipe with the run's overrides; TrainOptionsError for a builder option
+    that the model does not take."""
     spec = get_spec(name)
-    recipe = spec.recipe
-    overrides = {
+    overrides: dict[str, Any] = {
         k: v
         for k, v in {
             "epochs": opts.epochs,
@@ -154,7 +209,7 @@ def run_training(
         }.items()
         if v is not None
     }
-    recipe = replace(recipe, **overrides)
+    recipe = replace(spec.recipe, **overrides)
     build = {
         k: v
         for k, v in {
@@ -169,71 +224,123 @@ def run_training(
         if key not in accepted:
             flag = "--" + key.replace("_", "-")
             raise TrainOptionsError(f"{flag} does not apply to {name}.")
+    return _Plan(spec, recipe, overrides, build)
 
-    ds = load_dataset(data_source)
+
+@dataclass
+class _TrainingData:
+    """The images a run learns from: the pool (the training set, or a stratified subset of it)
+    and its training and validation parts."""
+
+    x_pool: np.ndarray
+    y_pool: np.ndarray
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def _training_data(ds: Dataset, recipe: Recipe, opts: TrainOptions) -> _TrainingData:
+    """The pool (`opts.limit` images, stratified, when given), split as the recipe says."""
     x_pool, y_pool = ds.x_train, ds.y_train
     if opts.limit:
         keep = stratified_subset(y_pool, opts.limit, opts.seed)
         x_pool, y_pool = x_pool[keep], y_pool[keep]
     if recipe.validation == "split":
         tr, va = stratified_split(y_pool, 0.2, recipe.split_seed)
-        x_tr, y_tr, x_va, y_va = x_pool[tr], y_pool[tr], x_pool[va], y_pool[va]
-    else:  # the tutorial trained on everything and watched the test set
-        x_tr, y_tr, x_va, y_va = x_pool, y_pool, ds.x_test, ds.y_test
+        return _TrainingData(x_pool, y_pool, x_pool[tr], y_pool[tr], x_pool[va], y_pool[va])
+    # the tutorial trained on everything and watched the test set
+    return _TrainingData(x_pool, y_pool, x_pool, y_pool, ds.x_test, ds.y_test)
 
-    start_from, extra = None, {}
-    if recipe.init_from:
-        if recipe.kfold:
-            raise TrainOptionsError(
-                f"{name} fine-tunes {recipe.init_from}'s trained weights; k-fold runs start "
-                "from fresh ones: train it without k-fold."
-            )
-        start_from, extra["initialised_from"] = _starting_point(name, recipe, opts, root)
 
-    progress = _with_fraction(progress, recipe.kfold)
-    kfold = None
-    if recipe.kfold:
-        kfold = cross_validate(
-            spec,
-            x_pool,
-            y_pool,
-            recipe,
-            recipe.kfold,
-            seed=opts.seed,
-            progress=progress,
-            should_stop=should_stop,
-            build_overrides=build,
-        )
-    if spec.assembled:
-        result, extra = _assemble(spec, recipe, opts, x_va, y_va, root=root, progress=progress)
-    else:
-        result = fit(
-            spec,
-            x_tr,
-            y_tr,
-            x_va,
-            y_va,
-            recipe,
-            seed=opts.seed,
-            progress=progress,
-            should_stop=should_stop,
-            distribute=opts.distribute,
-            build_overrides=build,
-            precision=opts.precision,
-            initial_weights=start_from,
-        )
-    if result.precision != "float32":  # evaluate the float32 model that ships, not the run's
+def _kfold_estimate(
+    plan: _Plan,
+    data: _TrainingData,
+    opts: TrainOptions,
+    *,
+    progress: ProgressFn | None,
+    should_stop: Callable[[], bool] | None,
+) -> KFoldResult | None:
+    """The recipe's k-fold cross-validation on the whole pool; None when it asks for none."""
+    if not plan.recipe.kfold:
+        return None
+    return cross_validate(
+        plan.spec,
+        data.x_pool,
+        data.y_pool,
+        plan.recipe,
+        plan.recipe.kfold,
+        seed=opts.seed,
+        progress=progress,
+        should_stop=should_stop,
+        build_overrides=plan.build,
+    )
+
+
+def _fit_final(
+    plan: _Plan,
+    data: _TrainingData,
+    opts: TrainOptions,
+    start_from: list[Any] | None,
+    *,
+    progress: ProgressFn | None,
+    should_stop: Callable[[], bool] | None,
+) -> TrainResult:
+    """The model that is kept: fitted on the training part, validated on the validation part."""
+    return fit(
+        plan.spec,
+        data.x_train,
+        data.y_train,
+        data.x_val,
+        data.y_val,
+        plan.recipe,
+        seed=opts.seed,
+        progress=progress,
+        should_stop=should_stop,
+        distribute=opts.distribute,
+        build_overrides=plan.build,
+        precision=opts.precision,
+        initial_weights=start_from,
+    )
+
+
+def _to_float32(result: TrainResult) -> None:
+    """A model trained in mixed precision becomes the float32 copy that ships, so that the
+    evaluation scores the model that is saved, not the run's."""
+    if result.precision != "float32":
         import keras  # loads TensorFlow: only when a model is built, run or saved
 
         keras.mixed_precision.set_global_policy("float32")
         result.model = float32_copy(result.model)
+
+
+def _evaluate(
+    result: TrainResult, ds: Dataset, progress: ProgressFn | None
+) -> tuple[np.ndarray, Scores]:
+    """The test set's probabilities as stored (float16) and the scores on them, so that the
+    manifest and every page count the same predictions."""
     if progress is not None:
         progress({"event": "evaluate"})
-    # Scored as stored (float16), so the manifest and every page count the same predictions.
     probs = predict_probabilities(result.model, ds.x_test).astype(np.float16)
-    scores = evaluate_probabilities(probs, ds.y_test)
+    return probs, evaluate_probabilities(probs, ds.y_test)
 
-    manifest: dict[str, Any] = {
+
+def _manifest(
+    name: str,
+    plan: _Plan,
+    opts: TrainOptions,
+    ds: Dataset,
+    data: _TrainingData,
+    result: TrainResult,
+    *,
+    kfold: KFoldResult | None,
+    extra: Manifest,
+    scores: Scores,
+) -> Manifest:
+    """What the run was and what it scored; calibration and the comparison with the tutorial
+    are added after."""
+    spec, recipe = plan.spec, plan.recipe
+    return {
         "name": name,
         "description": spec.description,
         "tutorial": spec.tutorial,
@@ -242,12 +349,12 @@ def run_training(
         "recipe": recipe.as_dict(),
         # what was used (the recipe keeps the tutorial's)
         "training_loss": training_loss_name(recipe),
-        "recipe_overrides": overrides,
-        "build_options": {**spec.build_options, **{k: str(v) for k, v in build.items()}},
+        "recipe_overrides": plan.overrides,
+        "build_options": {**spec.build_options, **{k: str(v) for k, v in plan.build.items()}},
         "seed": opts.seed,
         "limit": opts.limit,
-        "n_train": int(len(x_tr)),
-        "n_val": int(len(x_va)),
+        "n_train": int(len(data.x_train)),
+        "n_val": int(len(data.x_val)),
         "validation": recipe.validation,
         "dataset_checksum": ds.checksum,
         "dataset_is_original": ds.is_original,
@@ -268,27 +375,51 @@ def run_training(
         **extra,
         **scores,
     }
-    manifest["calibration"] = calibrate(result.model, manifest, ds, probs)
-    if spec.reported_accuracy is not None:
-        gap = scores["test_accuracy"] - spec.reported_accuracy
-        manifest["accuracy_vs_reported"] = round(gap, 5)
-        if gap < -ACCURACY_TOLERANCE and not opts.note:
-            manifest["note"] = (
-                "below the tutorial's figure by more than 1.5 points: the run departed from the "
-                f"recipe ({recipe_changes(manifest)})"
-            )
+
+
+def _compare_with_tutorial(manifest: Manifest, spec: ModelSpec, opts: TrainOptions) -> None:
+    """The test accuracy's gap to the tutorial's figure; more than ACCURACY_TOLERANCE below it,
+    a run without a note of its own gets one that names how it departed from the recipe."""
+    if spec.reported_accuracy is None:
+        return
+    gap = manifest["test_accuracy"] - spec.reported_accuracy
+    manifest["accuracy_vs_reported"] = round(gap, 5)
+    if gap < -ACCURACY_TOLERANCE and not opts.note:
+        manifest["note"] = (
+            "below the tutorial's figure by more than 1.5 points: the run departed from the "
+            f"recipe ({recipe_changes(manifest)})"
+        )
+
+
+def _save(
+    name: str,
+    model: Any,
+    manifest: Manifest,
+    probs: np.ndarray,
+    *,
+    root: Path | None,
+    progress: ProgressFn | None,
+) -> Artifact:
+    """A new version in the user cache, or `root/<name>/` when `root` is given."""
     if progress is not None:
         progress({"event": "save"})
     if root is None:
-        return save_version(name, result.model, manifest, probs)
-    return save_artifact(name, result.model, manifest, probs, root=root)
+        return save_version(name, model, manifest, probs)
+    return save_artifact(name, model, manifest, probs, root=root)
 
 
-def _starting_point(name: str, recipe, opts: TrainOptions, root: Path | None):
+def _starting_point(
+    name: str, recipe, opts: TrainOptions, root: Path | None
+) -> tuple[list[Any], InitialisedFrom]:
     """A fine-tuned model's starting weights: the trained `recipe.init_from` model in `root`
     (how the shipped models are made), else its active version; and what the manifest keeps
     of it. It must have held out this run's validation split, or the validation figures (and
     the calibration fitted on them) would not be held out."""
+    if recipe.kfold:
+        raise TrainOptionsError(
+            f"{name} fine-tunes {recipe.init_from}'s trained weights; k-fold runs start "
+            "from fresh ones: train it without k-fold."
+        )
     source = recipe.init_from
     art = member_artifacts([source], root).get(source)
     if art is None:
@@ -307,12 +438,14 @@ def _starting_point(name: str, recipe, opts: TrainOptions, root: Path | None):
     return weights, {
         "name": source,
         "version": art.version or art.origin,
-        "sha256": art.manifest.get("files", {}).get("model.keras", {}).get("sha256"),
+        "sha256": model_sha256(art.manifest),
         "test_accuracy": art.manifest.get("test_accuracy"),
     }
 
 
-def _assemble(spec, recipe, opts: TrainOptions, x_va, y_va, *, root, progress):
+def _assemble(
+    spec, recipe, opts: TrainOptions, x_va, y_va, *, root, progress
+) -> tuple[TrainResult, Manifest]:
     """The ensemble's "training": choose its members on the validation split, average them."""
     if recipe.validation != "split":
         raise TrainOptionsError("an ensemble's members are chosen on the validation split")
@@ -328,7 +461,7 @@ def _assemble(spec, recipe, opts: TrainOptions, x_va, y_va, *, root, progress):
         model=model, history=[], recipe=recipe, seconds=seconds, device=device_description(),
         backend=backend_name(),
     )  # fmt: skip
-    extra = {
+    extra: Manifest = {
         "training_loss": None,  # nothing was fitted
         "members": selection.members,
         "member_weights": selection.weights,
@@ -350,8 +483,8 @@ def _with_fraction(progress: ProgressFn | None, folds: int) -> ProgressFn | None
     if progress is None:
         return None
 
-    def report(event: dict) -> None:
-        if event.get("event") == "batch":
+    def report(event: ProgressEvent) -> None:
+        if event["event"] == "batch":
             done = (event["epoch"] - 1 + event["batch"] / event["batches"]) / event["epochs"]
             if folds:
                 part = event["fold"] - 1 if event.get("fold") else folds  # the final fit last

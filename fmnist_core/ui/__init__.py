@@ -3,8 +3,10 @@ imports it and works without streamlit installed.
 
 navigation (the page table), loaders (cached dataset, models, results, embeddings), widgets
 (steps, answers, grids), version_widgets (versions in the app), hover_images (the image under
-the mouse on a chart), streamlit_patches (two changes to Streamlit's internals), warm_up
-(background work after a server's first page). Importing the package applies the patches and
+the mouse on a chart), inside_views, quality_views and quiz_views (the larger views of the
+Inside-the-CNN, Data quality and Quiz pages), reports (the report download),
+streamlit_patches (two changes to Streamlit's internals), warm_up (background work after a
+server's first page). Importing the package applies the patches and
 starts the warm-up, once per server process.
 """
 

@@ -103,8 +103,8 @@ def sprite(images: np.ndarray) -> np.ndarray:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def sprite_png(_images: np.ndarray, tag: str) -> bytes:
-    """The sprite as PNG bytes, encoded once per set of images (5,000 images take about 0.2 s
-    to encode, which every rerun of the page would otherwise pay). Keyed on the tag, a hash
+    """The sprite as PNG bytes, encoded once per set of images (thousands of images take a
+    noticeable time to encode, which every rerun of the page would otherwise pay). Keyed on the tag, a hash
     of the images, so the images themselves are not hashed again."""
     return png_bytes(sprite(_images))
 

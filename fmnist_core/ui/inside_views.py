@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from streamlit.typing import PlotlyState
 
-from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.contracts import AttributionMethod
 from fmnist_core.data.gallery import image_digest
 from fmnist_core.explain.attribution import (
     FAITHFUL_METHOD,
@@ -45,7 +46,7 @@ def inspector_or_none(art: Artifact) -> Inspector | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=48)
-def _faithfulness(ref: str, path: str, created, method: str, layer, _ins, _x, _y):
+def _faithfulness(ref: str, path: str, created, method: AttributionMethod, layer, _ins, _x, _y):
     return faithfulness(_ins, _x[faithfulness_images(_y)], method, layer=layer)
 
 
@@ -178,7 +179,8 @@ def show_enlarged(ins: Inspector, image: np.ndarray, layer: str, channel: int, k
         on_select="rerun" if first else "ignore", selection_mode="points",
         key=f"{key}_big_{layer}_{channel}", config={"displayModeBar": False},
     )  # fmt: skip
-    if first and event and event.selection.points:
+    # (a PlotlyState when first: the chart is selectable)
+    if first and isinstance(event, PlotlyState) and event and event.selection.points:
         p = event.selection.points[0]
         clicked = (int(p["y"]), int(p["x"]))
         if clicked != pixel:
@@ -270,8 +272,3 @@ def show_filters(ins: Inspector) -> None:
         "first layer's maps show where the image contains it."
         + (" Averaged over the three colour channels." if channels > 1 else "")
     )
-
-
-def class_choice_caption(ex: Explanation) -> str:
-    top = ", ".join(f"{CLASS_NAMES[v.label]} {v.probability:.1%}" for v in ex.views)
-    return f"{ex.model} says: {top}"

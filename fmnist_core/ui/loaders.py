@@ -29,6 +29,7 @@ from fmnist_core.analysis.predict import (
 )
 from fmnist_core.analysis.results import ModelResults
 from fmnist_core.analysis.tradeoffs import predict_latency_ms
+from fmnist_core.contracts import ProgressEvent
 from fmnist_core.data.fashion_mnist import HOW_TO_GET, Dataset, load_dataset
 from fmnist_core.data.gallery import image_digest
 from fmnist_core.errors import DatasetError
@@ -37,9 +38,9 @@ from fmnist_core.versions import (
     Artifact,
     ArtifactError,
     available_artifacts,
-    find_artifact,
     list_versions,
     state_signature,
+    trained_artifact,
 )
 from fmnist_core.versions.catalog import model_catalog
 
@@ -51,7 +52,7 @@ def _dataset(data_dir: str | None) -> Dataset:
     return load_dataset(data_dir)
 
 
-_LOADED: dict[str | None, Dataset] = {}  # once loaded, no spinner (a tenth of a quiz answer)
+_LOADED: dict[str | None, Dataset] = {}  # once loaded, no spinner (one slows every answer)
 
 
 def dataset_or_stop() -> Dataset:
@@ -79,8 +80,8 @@ def _predictor(signature: tuple) -> Predictor:
 
 class _Latest:
     """A cached loader's value for the last signature asked for, held in front of its
-    st.cache_resource: Streamlit hashes a cached function's arguments on every call (with two
-    such calls, a twentieth of a Predict rerun's CPU under the 30-session load test), while
+    st.cache_resource: Streamlit hashes a cached function's arguments on every call (a share
+    of every Predict rerun's CPU that counts when a classroom uses the app at once), while
     comparing a tuple with the last one is nearly free. Threads swap one (key, value) pair."""
 
     def __init__(self) -> None:
@@ -99,9 +100,9 @@ _LATEST_PREDICTOR = _Latest()
 
 
 def current_artifacts() -> tuple[list[Artifact], dict[str, str]]:
-    """available_artifacts(), read again only when a version may have changed (a few stat
-    calls per rerun instead of reading eleven manifests: measured, a fifth of a Predict
-    rerun's CPU under the 30-session load test)."""
+    """available_artifacts(), read again only when a version may have changed: a few stat
+    calls per rerun instead of reading every manifest, which takes a large share of a Predict
+    rerun's CPU when a classroom uses the app at once."""
     return _LATEST_ARTIFACTS.get(state_signature(list_models()), _artifacts_for)
 
 
@@ -155,7 +156,7 @@ def predictor_or_stop() -> Predictor:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _results(ref: str, path: str, created: str | None) -> ModelResults:
-    art = find_artifact(ref)
+    art = trained_artifact(ref)
     return ModelResults.from_artifact(art, dataset_or_stop().y_test)
 
 
@@ -230,7 +231,8 @@ def compute_embedding_with_progress(request: EmbedRequest) -> Embedding:
     label = METHOD_LABELS[request.method]
     bar = st.progress(0.0, text=f"{label}: starting")
 
-    def report(fraction: float, message: str) -> None:
+    def report(event: ProgressEvent) -> None:
+        fraction, message = event.get("fraction", 0.0), event.get("message", "")
         bar.progress(min(max(fraction, 0.0), 1.0), text=f"{label}: {message}")
 
     emb = embed(request, progress=report, dataset=dataset_or_stop())

@@ -3,11 +3,14 @@ shared store), filters by class pair, paging, exports; train/test near-duplicate
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.classroom.store import StoreError, current_decisions, record_decision
+from fmnist_core.contracts import ProgressEvent
 from fmnist_core.data.exports import images_zip
 from fmnist_core.quality.label_issues import (
     Duplicates,
@@ -50,8 +53,9 @@ def training_suspects_or_compute() -> Suspects | None:
             return None
         bar = st.progress(0.0, text="starting")
 
-        def report(fraction: float, message: str) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+        def report(event: ProgressEvent) -> None:
+            fraction = event.get("fraction", 0.0)
+            bar.progress(min(max(fraction, 0.0), 1.0), text=event.get("message", ""))
 
         training_suspects(ds, progress=report)
         bar.empty()
@@ -94,6 +98,11 @@ def class_pair_filter(suspects: Suspects, key: str) -> np.ndarray:
     if suggested != ANY:
         keep &= suspects.suggested == CLASS_NAMES.index(suggested)
     return np.flatnonzero(keep)
+
+
+def _choice_label(choice: str, suggested: int) -> str:
+    """A decision's button: the class a relabel would give, else the decision's word."""
+    return f"→ {CLASS_NAMES[suggested]}" if choice == "relabel" else CHOICE_WORDS[choice]
 
 
 def _decide(split: str, index: int, key: str, suggested: int) -> None:
@@ -148,8 +157,7 @@ def suspect_grid(split: str, suspects: Suspects, images: np.ndarray, shown: np.n
                 "Decision", CHOICES, key=widget, label_visibility="collapsed",
                 help="Right: the label stands. Relabel: it should be the class shown. "
                 "Unsure: even a person cannot tell.",
-                format_func=lambda c, s=suggested: f"→ {CLASS_NAMES[s]}" if c == "relabel"
-                else CHOICE_WORDS[c],
+                format_func=partial(_choice_label, suggested=suggested),
                 on_change=_decide, args=(split, index, widget, suggested),
             )  # fmt: skip
             if index in decided:

@@ -176,7 +176,7 @@ def class_view(code: str) -> None:
                         f"({count})")  # fmt: skip
     st.image([ds.x_test[res.images[i]] for i in hardest], width=96, caption=captions,
              output_format="PNG")  # fmt: skip
-    best = max(models, key=models.get)
+    best = max(models, key=lambda n: models[n])
     truth = ds.y_test[res.images]
     model_cm = np.zeros((10, 10), int)
     np.add.at(model_cm, (truth, results[best].y_pred[res.images]), 1)

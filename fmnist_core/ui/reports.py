@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
+from fmnist_core.contracts import Manifest
 from fmnist_core.report import make_report
 from fmnist_core.ui.loaders import dataset_or_stop
 from fmnist_core.versions import find_artifact
@@ -16,7 +17,7 @@ _LOCK = threading.Lock()
 KEEP = 8
 
 
-def report_maker(manifest: dict, ref: str, other: str | None) -> Callable[[], bytes]:
+def report_maker(manifest: Manifest, ref: str, other: str | None) -> Callable[[], bytes]:
     """A callable for st.download_button's deferred data (it runs on another thread, where
     Streamlit commands are ignored: the dataset is fetched here, in the page's run)."""
     ds = dataset_or_stop()

@@ -18,9 +18,9 @@ def keep_keras_state_between_runs() -> None:
 
     Streamlit does that whenever keras is imported, to free models that scripts rebuild on
     each run. Ours are loaded once per server (cache_resource) and shared by all sessions, so
-    it frees nothing; it cost about 0.3 s of every run of every page and dropped TensorFlow's
-    kernel cache, which made the next prediction slow, and it resets global Keras state while
-    other sessions' threads may be predicting. Matplotlib's cleanup, the other half, stays.
+    it frees nothing; it slows every run of every page, drops TensorFlow's kernel cache, which
+    makes the next prediction slow, and resets global Keras state while other sessions'
+    threads may be predicting. Matplotlib's cleanup, the other half, stays.
     """
     # a private Streamlit module: only when the patch is installed
     from streamlit.runtime.scriptrunner import script_runner

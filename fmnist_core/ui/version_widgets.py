@@ -16,7 +16,7 @@ from fmnist_core.versions import (
     ArtifactError,
     activate,
     delete_version,
-    find_artifact,
+    get_version,
     is_own,
     list_versions,
     recipe_changes,
@@ -39,7 +39,7 @@ def model_label(ref: str) -> str:
     if version is None:
         return display_name(name)
     try:
-        art = find_artifact(ref)
+        art = get_version(name, version)
     except ArtifactError:
         return ref
     acc = art.manifest.get("test_accuracy")

@@ -84,14 +84,14 @@ def readings_text(answer: Answer) -> str:
 def answers_table_and_chart(answers: dict[str, Answer], true_label: int | None = None):
     """The top-3 table (an Arrow table) and the all-class bar chart of a set of answers: built
     once per answer and kept with it (rebuilding the plotly figure and the table on every
-    rerun was a third of the server's work under the 30-session load test)."""
+    rerun is much of a busy server's work)."""
     head = headline(answers)
     rows = []
     # the headline model first, then the tutorials' in registry order
     ordered = sorted(answers.values(), key=lambda a: a.name != head.model)
     for a in ordered:
         top = a.top(3)
-        row = {"Model": a.name}
+        row: dict[str, str | float] = {"Model": a.name}
         if true_label is not None:
             row["Right?"] = "yes" if a.label == true_label else "no"
         for k, (cls, p) in enumerate(top, 1):
@@ -100,7 +100,7 @@ def answers_table_and_chart(answers: dict[str, Answer], true_label: int | None =
         rows.append(row)
     figure = probabilities_figure({n: a.probabilities for n, a in answers.items()})
     # an Arrow table made from the rows, without pandas: st.dataframe converts a pandas one on
-    # every rerun (0.5 ms of pandas_compat each time, against 15 us for a table in Arrow)
+    # every rerun and takes an Arrow one as it is
     return pa.Table.from_pylist(rows), figure
 
 
@@ -156,7 +156,7 @@ def show_answers(
 @st.cache_resource(show_spinner=False)
 def _styled_training_strip() -> str:
     """Eight training images, each followed by three styled copies, as one PNG data URL (made
-    once per server: encoding it on every answer cost the 20-session load test)."""
+    once per server: encoding it on every answer slows a busy server)."""
     ds = dataset_or_stop()
     picks = np.array([int(np.flatnonzero(ds.y_train == c)[0]) for c in (0, 1, 3, 5, 7, 8, 9, 2)])
     originals = ds.x_train[picks]
@@ -224,10 +224,16 @@ def classify_and_show(
             return
         answers = predictor(prep.image, prep.as_drawn, mirrored=user_picture)
         # kept with its steps as the thumbnails shown, encoded once (not a photo's full-size
-        # copies, and not a PNG encoding on every rerun: a seventh of a busy server's CPU)
+        # copies, and not a PNG encoding on every rerun, which weighs on a busy server)
         prep = replace(
             prep,
-            steps=[replace(s_, image=thumbnail_url(s_.image)) for s_ in prep.steps],
+            steps=[
+                replace(
+                    s_,
+                    image=thumbnail_url(s_.image) if isinstance(s_.image, np.ndarray) else s_.image,
+                )
+                for s_ in prep.steps
+            ],
         )
         view = answers_table_and_chart(answers, true_label)
         while len(kept) >= KEPT_ANSWERS:

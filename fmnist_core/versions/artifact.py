@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from fmnist_core.contracts import FileEntry, Manifest, Origin
 from fmnist_core.errors import FmnistError
 from fmnist_core.paths import ASSETS_DIR, cache_dir
 
@@ -55,9 +56,9 @@ def file_sha256(path: Path) -> str:
 class Artifact:
     name: str
     path: Path
-    manifest: dict[str, Any]
-    origin: str  # "user" or "shipped"
-    version: str = ""  # "shipped", a run's id (versions.py), or "" for a bare folder
+    manifest: Manifest
+    origin: Origin
+    version: str = ""  # "shipped", a run's id (history.py), or "" for a bare folder
 
     @property
     def ref(self) -> str:
@@ -103,7 +104,7 @@ class Artifact:
         return self.manifest.get("test_accuracy")
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
+def read_manifest(folder: Path) -> Manifest:
     path = folder / MANIFEST_FILE
     try:
         manifest = json.loads(path.read_text())
@@ -134,7 +135,7 @@ def _recover_interrupted_swap(root: Path, name: str) -> None:
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
-def load_artifact(name: str, root: Path, origin: str) -> Artifact | None:
+def load_artifact(name: str, root: Path, origin: Origin) -> Artifact | None:
     """The artifact `name` under `root`, None if absent; ArtifactError if damaged.
 
     Only plain names: a name can never reach outside the project's two model folders.
@@ -153,7 +154,7 @@ def load_artifact(name: str, root: Path, origin: str) -> Artifact | None:
 def save_artifact(
     name: str,
     model: Any,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     test_probs: np.ndarray,
     root: Path,
     folder_name: str | None = None,
@@ -175,7 +176,7 @@ def save_artifact(
         float32_copy(model).save(tmp / MODEL_FILE)
         with open(tmp / PROBS_FILE, "wb") as f:
             np.save(f, np.asarray(test_probs, dtype=np.float16))
-        files = {
+        files: dict[str, FileEntry] = {
             fn: {"size": (tmp / fn).stat().st_size, "sha256": file_sha256(tmp / fn)}
             for fn in (MODEL_FILE, PROBS_FILE)
         }
@@ -195,7 +196,7 @@ def save_artifact(
         # another run's save in progress is minutes old at most
         if stale.name.startswith(f".tmp-{folder_name}-") or _older_than(stale, 600):
             shutil.rmtree(stale, ignore_errors=True)
-    origin = "shipped" if root == shipped_models_dir() else "user"
+    origin: Origin = "shipped" if root == shipped_models_dir() else "user"
     version = version or ("shipped" if origin == "shipped" else "")
     return Artifact(name, root / folder_name, manifest, origin, version)
 

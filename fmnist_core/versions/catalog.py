@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from fmnist_core.contracts import Manifest, model_megabytes
 from fmnist_core.models import Recipe, get_spec, list_models, recipe_in_words, source_label
 from fmnist_core.versions.history import artifact_status, list_versions
 
@@ -16,10 +18,11 @@ def model_catalog() -> list[dict[str, Any]]:
     rows = []
     for name in list_models():
         spec = get_spec(name)
-        status, art, problem = artifact_status(name)
+        found, art, problem = artifact_status(name)
+        status: str = found
         if status == "missing" and spec.needs_pretrained_weights:
             status = NEEDS_WEIGHTS
-        m = art.manifest if art else {}
+        m: Manifest = art.manifest if art else {}
         recipe = m.get("recipe") or spec.recipe.as_dict()
         acc, reported = m.get("test_accuracy"), spec.reported_accuracy
         rows.append(
@@ -32,8 +35,7 @@ def model_catalog() -> list[dict[str, Any]]:
                 "description": spec.description,
                 "status": status,
                 "params": m.get("params"),
-                "megabytes": (m.get("files", {}).get("model.keras", {}).get("size") or 0) / 1e6
-                or None,
+                "megabytes": model_megabytes(m) or None,
                 "members": m.get("members"),
                 "epochs": recipe["epochs"],
                 "augment_epochs": recipe["augment_epochs"],
@@ -55,9 +57,11 @@ def model_catalog() -> list[dict[str, Any]]:
     return rows
 
 
-def _recipe_words(spec, recipe: dict[str, Any], manifest: dict[str, Any]) -> str:
+def _recipe_words(spec, recipe: dict[str, Any], manifest: Manifest) -> str:
     if spec.assembled:
-        weights = manifest.get("member_weights") or {n: None for n in manifest.get("members", [])}
+        weights: Mapping[str, float | None] = manifest.get("member_weights") or {
+            n: None for n in manifest.get("members", [])
+        }
         which = (
             ", ".join(f"{n} ({w:.0%})" if w is not None else n for n, w in weights.items())
             or "trained models"

@@ -2,7 +2,7 @@
 
 The shipped version (`assets/models/<name>/`, id `shipped`) is never replaced or deleted. Each
 run saves a new user version `<cache>/versions/<name>/<id>/` (an artifact folder, see
-artifacts.py) and changes nothing else: every page and the CLI keep using the active version
+artifact.py) and changes nothing else: every page and the CLI keep using the active version
 until someone makes another one active. `<cache>/versions/<name>/active.json` names the active
 version, replaced in one rename, so concurrent writers leave one whole choice, never a torn
 one. Without a choice the shipped version is active (or, for a model that ships none, its
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fmnist_core.atomic import write_json_atomic
+from fmnist_core.contracts import ArtifactStatus, Manifest, Origin, starter
 from fmnist_core.models import UnknownModelError, get_spec, list_models
 from fmnist_core.paths import cache_dir
 from fmnist_core.versions.artifact import (
@@ -83,13 +84,13 @@ class Version:
 
     name: str
     id: str
-    origin: str  # "shipped" | "user"
+    origin: Origin
     artifact: Artifact | None
     problem: str = ""
     active: bool = False
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         return self.artifact.manifest if self.artifact else {}
 
     @property
@@ -218,7 +219,7 @@ def state_signature(names: list[str]) -> tuple:
     stat calls, no file read: what a busy server checks on every rerun instead of reading
     every manifest (versions are never modified in place, only added and removed)."""
     cache = str(cache_dir())
-    out = []
+    out: list[tuple[int, int, int] | None] = []
     for path in _watched_paths(cache, tuple(names)):
         try:
             st = os.stat(path)
@@ -231,8 +232,7 @@ def state_signature(names: list[str]) -> tuple:
 @functools.lru_cache(maxsize=8)
 def _watched_paths(cache: str, names: tuple[str, ...]) -> tuple[str, ...]:
     """The files and folders state_signature looks at, as plain strings, built once per cache
-    folder (building the paths cost more than the 44 stat calls: a tenth of a busy server's
-    CPU under the 30-session load test)."""
+    folder (building the paths costs more than the stat calls themselves, on every rerun)."""
     return tuple(
         str(path)
         for name in names
@@ -254,6 +254,17 @@ def find_artifact(ref: str) -> Artifact | None:
     return active_artifact(name)
 
 
+def trained_artifact(ref: str) -> Artifact:
+    """The artifact MODEL or MODEL@VERSION means, for a command that needs one: an unknown
+    name fails with the known ones, a model with no version at all says how to train it."""
+    name = split_ref(ref)[0]
+    get_spec(name)
+    art = find_artifact(ref)
+    if art is None:
+        raise ArtifactError(f"{ref} is not trained yet: run `python -m fmnist_core train {name}`")
+    return art
+
+
 def available_artifacts(names: list[str] | None = None) -> tuple[list[Artifact], dict[str, str]]:
     """Trained or shipped artifacts in registry order, and the problems of damaged ones."""
     found, problems = [], {}
@@ -268,7 +279,7 @@ def available_artifacts(names: list[str] | None = None) -> tuple[list[Artifact],
     return found, problems
 
 
-def artifact_status(name: str) -> tuple[str, Artifact | None, str]:
+def artifact_status(name: str) -> tuple[ArtifactStatus, Artifact | None, str]:
     """('trained' | 'shipped' | 'missing' | 'corrupt', artifact, message)."""
     try:
         art = find_artifact(name)
@@ -282,7 +293,7 @@ def artifact_status(name: str) -> tuple[str, Artifact | None, str]:
 # --------------------------------------------------------------------------- changing
 
 
-def save_version(name: str, model: Any, manifest: dict[str, Any], test_probs: Any) -> Artifact:
+def save_version(name: str, model: Any, manifest: Manifest, test_probs: Any) -> Artifact:
     """Save a training run as a new version of `name`, beside the others (none is replaced,
     and the version in use does not change)."""
     version = new_version_id()
@@ -348,9 +359,9 @@ def migrate_legacy(name: str) -> None:
 # --------------------------------------------------------------------------- in words
 
 
-def started_by(manifest: dict[str, Any]) -> str:
-    who = manifest.get("started_by")
-    if not isinstance(who, dict):  # shipped, or a run from before versions: unknown
+def started_by(manifest: Manifest) -> str:
+    who = starter(manifest)
+    if who is None:  # shipped, or a run from before versions: unknown
         return ""
     name = (who.get("name") or "").strip()
     via = who.get("via") or ""
@@ -359,12 +370,13 @@ def started_by(manifest: dict[str, Any]) -> str:
     return name or "someone in the app"
 
 
-def is_own(manifest: dict[str, Any], session: str) -> bool:
+def is_own(manifest: Manifest, session: str) -> bool:
     """Started in this browser session (the app lets people delete only their own runs)."""
-    return bool(session) and (manifest.get("started_by") or {}).get("session") == session
+    who = starter(manifest)
+    return bool(session) and who is not None and who.get("session") == session
 
 
-def recipe_changes(manifest: dict[str, Any]) -> str:
+def recipe_changes(manifest: Manifest) -> str:
     """How a run departed from its registry recipe, in words: '5 epochs instead of 10, on
     10,000 images'; 'the full recipe' when it did not."""
     if not manifest:

@@ -116,7 +116,7 @@ def test_tsne_and_umap_keep_classes_apart(small, method):
     features, labels = small
     req = fe.EmbedRequest("pixels", method, 1000, 2)  # n only validates; the runners take features
     runner = fe.run_tsne if method == "tsne" else fe.run_umap
-    coords, _ = runner(features, req, lambda f, m: None)
+    coords, _ = runner(features, req, lambda event: None)
     assert coords.shape == (500, 2) and np.isfinite(coords).all()
     high = knn_accuracy(features, labels)
     low = knn_accuracy(coords, labels)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -186,14 +185,9 @@ def image_files(real_dataset, tmp_path_factory):
     return good, trouser, bad
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "fmnist_core", "predict", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-
-
 def test_cli_predict_json_for_good_files(image_files):
     good, trouser, _ = image_files
-    out = _cli("--json", str(good), str(trouser))
+    out = run_cli("predict", "--json", str(good), str(trouser))
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout)
     assert [r["image"] for r in result] == [str(good), str(trouser)]
@@ -212,7 +206,9 @@ def test_cli_predict_json_for_good_files(image_files):
 
 def test_cli_predict_reports_unreadable_files_and_goes_on(image_files):
     good, _, bad = image_files
-    out = _cli("--json", "--model", "strided3", str(bad), str(good), "/no/such/file.png")
+    out = run_cli(
+        "predict", "--json", "--model", "strided3", str(bad), str(good), "/no/such/file.png"
+    )
     assert out.returncode == 1
     result = json.loads(out.stdout)
     assert result[0] == {"image": str(bad), "error": result[0]["error"]}

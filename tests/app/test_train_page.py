@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import wait_for_job
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core.training import jobs as train_jobs
@@ -30,7 +31,7 @@ def job_cache(real_dataset, isolated_cache):
     lock = train_jobs.read_lock()
     if lock is not None:  # never leave a job running after a test
         train_jobs.cancel_job()
-        train_jobs.wait_for_job(120)
+        wait_for_job(120)
 
 
 def quick(**kw):
@@ -47,7 +48,7 @@ def test_train_page_runs_a_job_to_the_end_and_the_model_appears(job_cache):
     at.button[0].click().run()
     assert not at.exception
     assert "Your training of twoconv is running" in at.info[0].value  # told it is theirs
-    status = train_jobs.wait_for_job(180)
+    status = wait_for_job(180)
     assert status["state"] == "finished", status
     assert status["history"] and status["device"] == "CPU"
     at.run()
@@ -67,7 +68,7 @@ def test_a_second_job_is_refused_with_who_and_how_far(job_cache):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert "first user is training baseline" in at.info[0].value
     assert at.button[0].disabled  # the start button, while someone else trains
-    assert train_jobs.wait_for_job(180)["state"] == "finished"
+    assert wait_for_job(180)["state"] == "finished"
 
 
 def test_cancel_stops_the_job_and_saves_nothing(job_cache):
@@ -78,7 +79,7 @@ def test_cancel_stops_the_job_and_saves_nothing(job_cache):
     while (train_jobs.read_status() or {}).get("batch") is None and time.time() < deadline:
         time.sleep(0.3)  # wait until it is really training
     train_jobs.cancel_job()
-    status = train_jobs.wait_for_job(60)
+    status = wait_for_job(60)
     assert status["state"] == "cancelled"
     assert status["epoch"] < 50
     assert user_version_ids("baseline") == []
@@ -101,7 +102,7 @@ def test_a_stale_lock_from_a_dead_process_is_recovered(job_cache):
     assert not (job_cache / train_jobs.LOCK_FILE).exists()
     assert json.loads((job_cache / train_jobs.STATUS_FILE).read_text())["state"] == "failed"
     train_jobs.start_job("baseline", quick(), owner="next")  # and a new job can start
-    assert train_jobs.wait_for_job(180)["state"] == "finished"
+    assert wait_for_job(180)["state"] == "finished"
 
 
 def test_a_crashed_job_releases_its_lock(job_cache):
@@ -113,7 +114,7 @@ def test_a_crashed_job_releases_its_lock(job_cache):
     while (train_jobs.read_status() or {}).get("state") != "running" and time.time() < deadline:
         time.sleep(0.3)
     os.kill(train_jobs.read_status()["pid"], signal.SIGKILL)
-    status = train_jobs.wait_for_job(60)
+    status = wait_for_job(60)
     assert status["state"] == "failed" and "stopped unexpectedly" in status["error"]
     assert train_jobs.read_lock() is None
     assert user_version_ids("baseline") == []
@@ -136,7 +137,7 @@ def test_train_in_a_real_browser(streamlit_url, page):
     done.first.wait_for(timeout=120_000)
     expect(done).to_have_count(1, timeout=15_000)
     assert page.locator("[data-testid='stException']").count() == 0
-    status = train_jobs.wait_for_job(10)
+    status = wait_for_job(10)
     assert status["state"] == "finished"
     import shutil
 
@@ -151,7 +152,7 @@ def test_the_ensemble_is_assembled_from_the_models_in_use(job_cache):
     at.text_input(key="train_owner").set_value("Mr Babbage")
     next(b for b in at.button if b.label == "Assemble").click().run()
     assert not at.exception
-    status = train_jobs.wait_for_job(300)
+    status = wait_for_job(300)
     assert status["state"] == "finished", status
     manifest = get_version("ensemble", status["version"]).manifest
     # chosen among the shipped models that held out the validation split, never the others
@@ -171,7 +172,7 @@ def test_robust_fine_tunes_the_resnet_in_use_on_the_split_it_held_out(job_cache)
     assert at.select_slider[1].value == 60000 and at.number_input[1].value == 1
     at.select_slider[1].set_value(10000)
     next(b for b in at.button if b.label == "Start training").click().run()
-    status = train_jobs.wait_for_job(180)
+    status = wait_for_job(180)
     assert status["state"] == "failed" and "trained on a different subset" in status["error"]
     at.run()
     assert any("Training of **robust** failed" in e.value for e in at.error)

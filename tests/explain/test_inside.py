@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image
 
 from fmnist_core.explain import attribution as attr
@@ -200,20 +201,13 @@ def test_maps_are_the_same_under_jax(tmp_path, real_dataset):
 # --------------------------------------------------------------------------- the CLI
 
 
-def _cli(*args, cwd=ROOT):
-    return subprocess.run(
-        [sys.executable, "-m", "fmnist_core", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-
-
 def test_explain_cli_json_pictures_and_bad_images(tmp_path, real_dataset):
     good = tmp_path / "boot.png"
     Image.fromarray(real_dataset.x_test[0]).save(good)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     out = tmp_path / "pictures"
-    run = _cli("explain", "cnn4@shipped", str(good), str(broken), "--json", "--out", str(out))
+    run = run_cli("explain", "cnn4@shipped", str(good), str(broken), "--json", "--out", str(out))
     assert run.returncode == 1, run.stderr  # one image failed
     results = json.loads(run.stdout)
     assert results[1]["image"] == str(broken) and "error" in results[1]
@@ -230,13 +224,13 @@ def test_explain_cli_json_pictures_and_bad_images(tmp_path, real_dataset):
         assert Image.open(f).size[0] >= 28
     assert any(f.endswith("-gradcam.png") for f in r["files"])
     # --class picks the explained class; plain text names it
-    run = _cli("explain", "cnn4", str(good), "--class", "5", "--json")
+    run = run_cli("explain", "cnn4", str(good), "--class", "5", "--json")
     assert run.returncode == 0 and json.loads(run.stdout)[0]["class"] == 5
-    run = _cli("explain", "cnn4", str(good))
+    run = run_cli("explain", "cnn4", str(good))
     assert run.returncode == 0 and "Ankle boot" in run.stdout
-    bad = _cli("explain", "cnn4", str(good), "--class", "12")
+    bad = run_cli("explain", "cnn4", str(good), "--class", "12")
     assert bad.returncode == 2 and "--class" in bad.stderr
-    unknown = _cli("explain", "nosuchmodel", str(good))
+    unknown = run_cli("explain", "nosuchmodel", str(good))
     assert unknown.returncode == 2 and "cnn4" in unknown.stderr
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from fmnist_core.data.fashion_mnist import stratified_subset
 from fmnist_core.models import ModelSpec, get_spec, list_models
@@ -231,23 +232,19 @@ def test_mirrored_strategy_on_two_logical_cpus(real_dataset, tmp_path):
 
 def test_cli_train_list_and_evaluate(real_dataset, isolated_cache):
     env = {**os.environ, "FMNIST_CACHE_DIR": str(isolated_cache)}
-    run = lambda *a: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "fmnist_core", *a], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=300,
-    )  # fmt: skip
-    out = run("train", "baseline", "--limit", "1000", "--epochs", "1", "--kfold", "0")
+    out = run_cli("train", "baseline", "--limit", "1000", "--epochs", "1", "--kfold", "0", env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "test accuracy" in out.stdout
-    rows = {r["name"]: r for r in json.loads(run("list", "--json").stdout)}
+    rows = {r["name"]: r for r in json.loads(run_cli("list", "--json", env=env).stdout)}
     assert rows["baseline"]["status"] == "shipped"  # the run is a version, not yet in use
     run_id = rows["baseline"]["versions"][-1]["id"]
     assert rows["baseline"]["versions"][-1]["origin"] == "user"
     assert rows["vgg19"]["status"] in ("needs ImageNet weights", "shipped", "trained")
     assert set(rows) == set(list_models())
-    ev = json.loads(run("evaluate", f"baseline@{run_id}", "--json").stdout)
+    ev = json.loads(run_cli("evaluate", f"baseline@{run_id}", "--json", env=env).stdout)
     assert ev["origin"] == "user" and ev["version"] == run_id
     assert ev["test_accuracy"] == pytest.approx(ev["manifest_test_accuracy"], abs=0.001)
-    bad = run("train", "nonexistent")
+    bad = run_cli("train", "nonexistent", env=env)
     assert bad.returncode == 2 and "Unknown model" in bad.stderr and "Traceback" not in bad.stderr
 
 

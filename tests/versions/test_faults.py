@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wait_for_job
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import versions as fa
@@ -96,7 +97,7 @@ def test_kill_during_training_keeps_the_previous_model(user_copy, real_dataset):
     while (train_jobs.read_status() or {}).get("batch") is None and time.time() < deadline:
         time.sleep(0.3)
     os.kill(train_jobs.read_status()["pid"], signal.SIGKILL)
-    assert train_jobs.wait_for_job(60)["state"] == "failed"
+    assert wait_for_job(60)["state"] == "failed"
     art = find_artifact("strided3")
     assert art.manifest["created_utc"] == before["created_utc"]
     probs = art.load_model().predict(
@@ -106,4 +107,4 @@ def test_kill_during_training_keeps_the_previous_model(user_copy, real_dataset):
     train_jobs.start_job(
         "strided3", {**train_jobs.default_options("strided3"), "epochs": 1, "limit": 1000}, "next"
     )
-    assert train_jobs.wait_for_job(180)["state"] == "finished"  # and the next run recovers
+    assert wait_for_job(180)["state"] == "finished"  # and the next run recovers

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import click_settled
+from conftest import click_settled, run_cli, wait_for_job
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import versions
@@ -21,16 +21,6 @@ from fmnist_core.versions.catalog import model_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = TrainOptions(epochs=1, limit=1000)
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "fmnist_core", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def shipped_accuracy(name: str) -> float:
@@ -50,26 +40,26 @@ def test_a_run_is_a_new_version_and_the_shipped_one_stays_in_use(one_run):
     # nothing changed for anyone: the shipped version is still the one in use
     in_use = find_artifact("twoconv")
     assert in_use.version == versions.SHIPPED
-    out = cli("evaluate", "twoconv", "--json")
+    out = run_cli("evaluate", "twoconv", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["version"] == "shipped"
     assert report["test_accuracy"] == pytest.approx(shipped_accuracy("twoconv"), abs=1e-4)
     # made active on request, it is what evaluate (and every page) uses
-    out = cli("activate", "twoconv", one_run.version)
+    out = run_cli("activate", "twoconv", one_run.version)
     assert out.returncode == 0 and "is active" in out.stdout, out.stderr
-    report = json.loads(cli("evaluate", "twoconv", "--json").stdout)
+    report = json.loads(run_cli("evaluate", "twoconv", "--json").stdout)
     assert report["version"] == one_run.version
     # evaluate recomputes in float32; the manifest scored the stored float16 probabilities
     assert report["test_accuracy"] == pytest.approx(one_run.manifest["test_accuracy"], abs=2e-3)
     assert report["test_accuracy"] < shipped_accuracy("twoconv") - 0.3  # 1 epoch: far worse
     # and the shipped version comes back on request
-    assert cli("activate", "twoconv", "shipped").returncode == 0
+    assert run_cli("activate", "twoconv", "shipped").returncode == 0
     assert find_artifact("twoconv").version == versions.SHIPPED
 
 
 def test_list_json_gives_every_version(one_run):
-    out = cli("list", "--json")
+    out = run_cli("list", "--json")
     assert out.returncode == 0, out.stderr
     row = next(r for r in json.loads(out.stdout) if r["name"] == "twoconv")
     assert [v["id"] for v in row["versions"]] == ["shipped", one_run.version]
@@ -98,16 +88,16 @@ def test_two_runs_are_two_versions_and_delete_removes_only_one(one_run):
 
 
 def test_unknown_versions_and_the_shipped_one_are_refused_clearly(one_run):
-    out = cli("activate", "twoconv", "20990101-000000-dead")
+    out = run_cli("activate", "twoconv", "20990101-000000-dead")
     assert out.returncode == 2
     assert out.stderr.strip() == (
         f"error: twoconv has no version '20990101-000000-dead' (its versions: shipped, "
         f"{one_run.version})"
     )
-    out = cli("delete", "twoconv", "shipped")
+    out = run_cli("delete", "twoconv", "shipped")
     assert out.returncode == 2
     assert out.stderr.strip() == "error: The shipped version of twoconv cannot be deleted."
-    out = cli("evaluate", "twoconv@nope")
+    out = run_cli("evaluate", "twoconv@nope")
     assert out.returncode == 2 and "has no version 'nope'" in out.stderr
     with pytest.raises(ArtifactError, match="not a version id"):
         versions.activate("twoconv", "../../etc")
@@ -118,14 +108,16 @@ def test_model_at_version_works_in_predict_and_embed(one_run, tmp_path, real_dat
 
     image = tmp_path / "boot.png"
     Image.fromarray(255 - real_dataset.x_test[0]).resize((112, 112)).save(image)
-    out = cli("predict", str(image), "--model", f"twoconv@{one_run.version}", "--json")
+    out = run_cli("predict", str(image), "--model", f"twoconv@{one_run.version}", "--json")
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)[0]["models"]["twoconv"]
-    shipped = json.loads(cli("predict", str(image), "--model", "twoconv", "--json").stdout)
+    shipped = json.loads(run_cli("predict", str(image), "--model", "twoconv", "--json").stdout)
     # the quick run and the shipped version are different networks
     assert answer["probabilities"] != shipped[0]["models"]["twoconv"]["probabilities"]
     csv = tmp_path / "e.csv"
-    out = cli("embed", "--source", f"twoconv@{one_run.version}", "--n", "1000", "--out", str(csv))
+    out = run_cli(
+        "embed", "--source", f"twoconv@{one_run.version}", "--n", "1000", "--out", str(csv)
+    )
     assert out.returncode == 0, out.stderr
     assert csv.read_text().splitlines()[0].endswith("predicted,confidence")
 
@@ -206,7 +198,7 @@ def job_cache(real_dataset, isolated_cache):
     yield isolated_cache
     if train_jobs.read_lock() is not None:
         train_jobs.cancel_job()
-        train_jobs.wait_for_job(120)
+        wait_for_job(120)
 
 
 @pytest.mark.slow
@@ -226,7 +218,7 @@ def test_train_page_says_starting_and_shows_the_owner_their_own_run(job_cache):
     # someone else sees who trains and is asked to wait
     other = AppTest.from_file(page, default_timeout=120).run()
     assert "is training twoconv" in other.info[0].value and "try again" in other.info[0].value
-    status = train_jobs.wait_for_job(180)
+    status = wait_for_job(180)
     assert status["state"] == "finished", status
     at.run()
     assert f"Saved as version {status['version']}" in at.success[0].value
