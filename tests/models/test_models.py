@@ -17,7 +17,7 @@ EXPECTED = TUTORIAL_MODELS + BEYOND
 CPU_MODELS = [n for n in EXPECTED if n != "vgg19"]
 
 
-def test_registry_has_every_seed_recipe_and_our_own_models():
+def test_registry_has_every_tutorial_recipe_and_our_own_models():
     assert list_models() == EXPECTED
     for name in BEYOND:
         spec = get_spec(name)
