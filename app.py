@@ -6,6 +6,7 @@ import pandas  # noqa: F401
 import plotly.graph_objects  # noqa: F401
 import streamlit as st
 
+from fmnist_core.ui.identity import identity_sidebar, write_cookie_if_needed
 from fmnist_core.ui.navigation import PAGES
 
 st.set_page_config(
@@ -17,4 +18,7 @@ st.html("<style>[data-testid='stImage'] img {image-rendering: pixelated;}</style
 navigation = st.navigation(
     [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES]
 )
+# class mode: who you are, the teacher's sign-in (nothing in personal mode)
+identity_sidebar()
 navigation.run()
+write_cookie_if_needed()  # after the page: it may have named or signed in this person
