@@ -9,6 +9,7 @@ person, with the same runs. Within a tab it is also kept in the session state.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 
@@ -16,10 +17,13 @@ import streamlit as st
 
 from fmnist_core.errors import FmnistError
 from fmnist_core.roles import (
+    EMAILS_ENV,
     HOW_TO_TURN_ON,
+    PASSWORD_ENV,
     STUDENT,
     STUDENT_TOKEN_DAYS,
     TEACHER,
+    TEACHER_NAME_ENV,
     TEACHER_ONLY,
     TEACHER_TOKEN_DAYS,
     Actor,
@@ -34,23 +38,26 @@ from fmnist_core.roles import (
     teacher_for_email,
 )
 
+_ENV = (PASSWORD_ENV, EMAILS_ENV, TEACHER_NAME_ENV)
 COOKIE = "fmnist_id"
 ACTOR = "_actor"  # session state: this tab's Actor
-_SETTINGS: tuple[float, ClassSettings | None] = (0.0, None)
+_SETTINGS: tuple[tuple, ClassSettings | None] = ((), None)
 _SECRET: list[bytes] = []
 
 
 def settings() -> ClassSettings:
-    """The class-mode settings, read again at most every 5 seconds (each rerun asks)."""
+    """The class-mode settings, read again at most every 5 seconds (each rerun asks), and
+    at once when the environment's settings change."""
     global _SETTINGS
-    when, held = _SETTINGS
-    if held is None or time.monotonic() - when > 5:
+    key = (int(time.monotonic() // 5), *(os.environ.get(v) for v in _ENV))
+    held_key, held = _SETTINGS
+    if held is None or held_key != key:
         try:
             held = class_settings()
         except FmnistError as e:  # an unreadable secrets.toml: say so, stay in personal mode
             st.error(str(e))
             held = ClassSettings()
-        _SETTINGS = (time.monotonic(), held)
+        _SETTINGS = (key, held)
     return held
 
 
