@@ -191,7 +191,7 @@ def check_password(
 
 
 def teacher_for_email(email: str | None, settings: ClassSettings) -> bool:
-    return bool(email) and email.strip().lower() in settings.teacher_emails
+    return bool(email) and (email or "").strip().lower() in settings.teacher_emails
 
 
 # --------------------------------------------------------------------------- signed identity
