@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from fmnist_core.ui.identity import personal_mode_hint
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import versions_panel
 from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS
@@ -16,6 +17,7 @@ st.markdown(
     "run adds a version beside them, which every page uses only once someone makes it the "
     "one in use (see **Versions** below)."
 )
+personal_mode_hint()
 
 rows = model_catalog()
 table = pd.DataFrame(

@@ -6,8 +6,14 @@ from fmnist_core.errors import FmnistError
 from fmnist_core.figures.comparison import learning_curves_figure
 from fmnist_core.models import get_spec, glossary_for, list_models, recipe_in_words
 from fmnist_core.training import jobs as train_jobs
+from fmnist_core.ui.identity import (
+    current_actor,
+    personal_mode_hint,
+    set_name,
+    teacher_only_note,
+)
 from fmnist_core.ui.streamlit_patches import run_through_app
-from fmnist_core.ui.version_widgets import session_token, use_version_button
+from fmnist_core.ui.version_widgets import use_version_button
 from fmnist_core.versions import SHIPPED, active_artifact, get_version
 
 run_through_app()
@@ -18,6 +24,7 @@ st.markdown(
     "is saved as a new version of the model: the pages keep using the version in use (the "
     "shipped one at first) until you choose yours. One training runs at a time."
 )
+personal_mode_hint()
 
 
 def settings_form(lock) -> None:
@@ -68,7 +75,7 @@ def settings_form(lock) -> None:
         )
         kfold = c3.number_input("k-fold (0 = off)", 0, 10, 0)
         seed = c3.number_input("Seed", 0, 10_000, 0)
-        owner = st.text_input("Your name (shown to others while you train)", key="train_owner")
+        owner = owner_field()
         start = st.form_submit_button("Start training", type="primary", disabled=lock is not None)
     if start:
         options = {**defaults, "epochs": int(epochs), "augment_epochs": int(augment),
@@ -85,15 +92,28 @@ def assemble_form(model: str, defaults: dict, lock) -> None:
         "most often on it, and scores that on the test set. It takes a minute or two."
     )
     with st.form("train_form"):
-        owner = st.text_input("Your name (shown to others while it runs)", key="train_owner")
+        owner = owner_field()
         start = st.form_submit_button("Assemble", type="primary", disabled=lock is not None)
     if start:
         _start(model, defaults, owner)
 
 
+def owner_field() -> str:
+    """Who is training: a name typed here the first time, then remembered (shown to others
+    while the run trains, and on its version)."""
+    actor = current_actor()
+    if actor.name and actor.name != "You":
+        st.caption(f"Training as **{actor.name}**.")
+        return actor.name
+    return st.text_input("Your name (shown to others while you train)", key="train_owner")
+
+
 def _start(model: str, options: dict, owner: str) -> None:
+    actor = current_actor()
     try:
-        train_jobs.start_job(model, options, owner.strip(), session=session_token())
+        if owner.strip() and owner.strip() != actor.name:
+            actor = set_name(owner)  # given once: the next run, a reload, a new tab know it
+        train_jobs.start_job(model, options, actor)
         st.session_state["train_mine"] = True
     except FmnistError as e:
         st.error(str(e))
@@ -114,7 +134,8 @@ def live_progress() -> None:
     who = status.get("owner") or "someone"
     if state in train_jobs.ACTIVE and lock is not None:
         fraction = float(status.get("fraction") or 0.0)
-        mine = lock.get("session") == session_token()
+        actor = current_actor()
+        mine = lock.get("session") == actor.id
         where = status.get("device", "the CPU")
         st.markdown(
             f"Your training of **{model}** on {where}"
@@ -131,9 +152,14 @@ def live_progress() -> None:
             if "val_accuracy" in last:
                 cols[2].metric("validation loss", f"{last['val_loss']:.4f}")
                 cols[3].metric("validation accuracy", f"{last['val_accuracy']:.2%}")
-        if st.button("Cancel training", key="train_cancel"):
-            train_jobs.cancel_job()
-            st.toast("Cancelling: training stops within a few seconds and saves nothing.")
+        if not train_jobs.may_cancel(actor, lock):
+            teacher_only_note("cancel_training")
+        elif st.button("Cancel training", key="train_cancel"):
+            try:
+                train_jobs.cancel_job(actor=actor)
+                st.toast("Cancelling: training stops within a few seconds and saves nothing.")
+            except FmnistError as e:
+                st.error(str(e))
     elif state == "finished":
         finished(status, model, who)
     elif state == "cancelled":
@@ -173,7 +199,11 @@ def finished(status: dict, model: str, who: str) -> None:
     st.markdown(
         f"The pages still use {label}"
         + (f" (test accuracy **{acc:.2%}**)" if acc is not None else "")
-        + ". Use the new one everywhere?"
+        + (
+            ". Use the new one everywhere?"
+            if current_actor().is_teacher
+            else ". Try it on your pages?"
+        )
     )
     use_version_button(model, version, key="train_use_version")
 
@@ -181,6 +211,6 @@ def finished(status: dict, model: str, who: str) -> None:
 train_jobs.recover_stale_lock()  # once per page load, not in the fragment that polls every second
 lock = train_jobs.read_lock()
 if lock is not None:
-    st.info(train_jobs.busy_message(lock, train_jobs.read_status(), session_token()))
+    st.info(train_jobs.busy_message(lock, train_jobs.read_status(), current_actor().id))
 settings_form(lock)
 live_progress()

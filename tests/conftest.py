@@ -108,16 +108,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def streamlit_url(real_dataset):
-    """`streamlit run app.py` as a user starts it, on a free port; yields its URL."""
+def start_streamlit(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` as a user starts it, on a free port, with `env`; returns the
+    process and its URL once it answers."""
     port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    log = open(_SESSION_CACHE / "streamlit.log", "wb")  # noqa: SIM115 - lives as long as the server
+    log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -125,20 +124,29 @@ def streamlit_url(real_dataset):
         try:
             with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return proc, url
         except OSError:
             time.sleep(0.5)
         if proc.poll() is not None:
-            pytest.fail("streamlit exited: " + (_SESSION_CACHE / "streamlit.log").read_text())
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not become healthy in 90 s")
-    yield url
+            pytest.fail("streamlit exited: " + log_path.read_text())
+    proc.kill()
+    pytest.fail("streamlit did not become healthy in 90 s")
+
+
+def stop_streamlit(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def streamlit_url(real_dataset):
+    """The app in personal mode on the session's cache folder; yields its URL."""
+    proc, url = start_streamlit(dict(os.environ), _SESSION_CACHE / "streamlit.log")
+    yield url
+    stop_streamlit(proc)
 
 
 @pytest.fixture(scope="session")

@@ -141,10 +141,10 @@ def is_teacher() -> bool:
 
 def set_name(name: str) -> Actor:
     """Name this person (a student gives a name once); their id, and so their runs, stay."""
-    actor = current_actor()
-    named = Actor(clean_person_name(name), actor.role, actor.id)
-    _remember(named)
-    return named
+    current_actor()  # makes sure this tab holds its stored identity
+    stored: Actor = st.session_state[ACTOR]  # its stored role: personal mode's powers stay here
+    _remember(Actor(clean_person_name(name), stored.role, stored.id))
+    return current_actor()
 
 
 def sign_in(password: str, name: str = "") -> bool:

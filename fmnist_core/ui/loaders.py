@@ -38,11 +38,12 @@ from fmnist_core.versions import (
     Artifact,
     ArtifactError,
     available_artifacts,
+    get_version,
     list_versions,
     state_signature,
     trained_artifact,
 )
-from fmnist_core.versions.catalog import model_catalog
+from fmnist_core.versions.catalog import catalog_row, model_catalog
 
 
 @st.cache_resource(show_spinner=False)
@@ -72,10 +73,11 @@ def dataset_or_stop() -> Dataset:
         raise  # st.stop() raises; this line only satisfies type checkers
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _predictor(signature: tuple) -> Predictor:
-    artifacts, _ = available_artifacts()
-    return Predictor(artifacts)
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _predictor(signature: tuple, _artifacts: tuple[Artifact, ...]) -> Predictor:
+    """The loaded models of one set of versions: the class's, or a student's with their own
+    runs in place (a few at a time: each holds every model)."""
+    return Predictor(list(_artifacts))
 
 
 class _Latest:
@@ -99,11 +101,56 @@ _LATEST_ARTIFACTS = _Latest()
 _LATEST_PREDICTOR = _Latest()
 
 
+MY_RUNS = "my_runs"  # session state: {model: version} this person uses in their session only
+
+
 def current_artifacts() -> tuple[list[Artifact], dict[str, str]]:
     """available_artifacts(), read again only when a version may have changed: a few stat
     calls per rerun instead of reading every manifest, which takes a large share of a Predict
-    rerun's CPU when a classroom uses the app at once."""
-    return _LATEST_ARTIFACTS.get(state_signature(list_models()), _artifacts_for)
+    rerun's CPU when a classroom uses the app at once. With the person's own runs in place of
+    the class's versions where they chose "Use my run in my session"."""
+    signature = state_signature(list_models())
+    artifacts, problems = _LATEST_ARTIFACTS.get(signature, _artifacts_for)
+    mine = st.session_state.get(MY_RUNS)
+    if not mine:
+        return artifacts, problems
+    return _with_my_runs(signature, tuple(sorted(mine.items())), artifacts), problems
+
+
+def _with_my_runs(
+    signature: tuple, mine: tuple[tuple[str, str], ...], artifacts: list[Artifact]
+) -> list[Artifact]:
+    out = list(artifacts)
+    for name, version in mine:
+        try:
+            art = _version_for(signature, name, version)
+        except ArtifactError:  # deleted since (by its owner or the teacher): back to the class's
+            st.session_state[MY_RUNS].pop(name, None)
+            st.toast(f"Your run of {name} is gone; this page shows the class's version again.")
+            continue
+        out = [art if a.name == name else a for a in out]
+        if all(a.name != name for a in out):
+            out.append(art)
+    return out
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _version_for(signature: tuple, name: str, version: str) -> Artifact:
+    return get_version(name, version)
+
+
+def use_in_my_session(name: str, version: str | None) -> None:
+    """Show `version` of `name` on this person's pages only (None: the class's version)."""
+    mine = dict(st.session_state.get(MY_RUNS) or {})
+    if version is None:
+        mine.pop(name, None)
+    else:
+        mine[name] = version
+    st.session_state[MY_RUNS] = mine
+
+
+def my_runs() -> dict[str, str]:
+    return dict(st.session_state.get(MY_RUNS) or {})
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -145,8 +192,8 @@ def predictor_or_stop() -> Predictor:
     signature = tuple((a.name, str(a.path), a.manifest.get("created_utc")) for a in artifacts)
 
     def load(key: tuple) -> Predictor:
-        with st.spinner("Loading the models (once per server)..."):
-            return _predictor(key)
+        with st.spinner("Loading the models (once per server, and once for a run of your own)..."):
+            return _predictor(key, tuple(artifacts))
 
     predictor = _LATEST_PREDICTOR.get(signature, load)
     for name, problem in predictor.problems.items():  # left out: say so, never silently
@@ -172,7 +219,15 @@ def trained_results(with_versions: bool = False) -> dict[str, ModelResults]:
         except (ArtifactError, ValueError) as e:
             st.warning(f"**{art.name}**: {e}")
     if with_versions:
-        for ref, art in other_versions().items():
+        mine = my_runs()
+        shown = {str(a.path) for a in artifacts}
+        others = dict(other_versions())
+        for art in _LATEST_ARTIFACTS.get(state_signature(list_models()), _artifacts_for)[0]:
+            if art.name in mine:  # the class's version, beside this person's own run
+                others[art.ref] = art
+        for ref, art in others.items():
+            if str(art.path) in shown:
+                continue  # already shown under its model's name (this person's own run)
             try:
                 out[ref] = _results(ref, str(art.path), art.manifest.get("created_utc"))
             except (ArtifactError, ValueError):
@@ -189,7 +244,13 @@ def other_versions() -> dict[str, Artifact]:
 def catalog_rows() -> list[dict]:
     """model_catalog(), read again only when a version may have changed: for the pages that
     show it on every rerun (Compare). The Models page reads it fresh, damage included."""
-    return _catalog_for(state_signature(list_models()))
+    rows = _catalog_for(state_signature(list_models()))
+    mine = my_runs()
+    if not mine:
+        return rows
+    own = {a.name: a for a in current_artifacts()[0] if a.name in mine}
+    return [catalog_row(r["name"], "trained", own[r["name"]]) if r["name"] in own else r
+            for r in rows]  # fmt: skip
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

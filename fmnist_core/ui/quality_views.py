@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.classroom.store import StoreError, current_decisions, record_decision
+from fmnist_core.classroom.store import StoreError, current_decisions, proposals, record_decision
 from fmnist_core.contracts import ProgressEvent
 from fmnist_core.data.exports import images_zip
 from fmnist_core.quality.label_issues import (
@@ -21,8 +21,9 @@ from fmnist_core.quality.label_issues import (
     train_test_duplicates,
     training_suspects,
 )
+from fmnist_core.roles import TEACHER, Actor, NotAllowed
+from fmnist_core.ui.identity import ask_name, class_mode, current_actor
 from fmnist_core.ui.loaders import dataset_or_stop
-from fmnist_core.ui.version_widgets import session_token
 from fmnist_core.ui.widgets import escape_markdown
 
 PAGE_SIZE = 16
@@ -80,11 +81,38 @@ def near_duplicates(checksum: str) -> Duplicates:
     return train_test_duplicates(ds.x_train, ds.x_test)
 
 
-def reviewer_name() -> str:
-    return st.text_input(
-        "Your name (saved with each decision)", key="reviewer", max_chars=80,
-        placeholder="e.g. Ann",
-    ).strip()  # fmt: skip
+def reviewer_name() -> None:
+    """Who decides: personal mode, a name typed here; class mode, the person's name (asked
+    once): the teacher's decisions settle an image for the team, a student's are proposals."""
+    if not class_mode():
+        st.text_input(
+            "Your name (saved with each decision)", key="reviewer", max_chars=40,
+            placeholder="e.g. Ann",
+        )  # fmt: skip
+        return
+    actor = ask_name("reviewer", "saved with each decision")
+    if actor is None:
+        return
+    if actor.is_teacher:
+        st.caption(f"Deciding as **{escape_markdown(actor.label)}**: your decisions settle each "
+                   "image for the team; students' proposals show under each image.")  # fmt: skip
+    else:
+        st.caption(f"Deciding as **{escape_markdown(actor.name)}**: your decisions are "
+                   "proposals; the teacher settles each image for the team.")  # fmt: skip
+
+
+def _reviewer() -> Actor:
+    actor = current_actor()
+    if class_mode():
+        return actor
+    typed = " ".join(str(st.session_state.get("reviewer") or "").split())[:40]
+    return Actor(typed or "anonymous", actor.role, actor.id)
+
+
+def _who(row: dict) -> str:
+    """A decision's author as shown: '(teacher)' from the stored role, never from the name."""
+    name = escape_markdown(row["reviewer"])
+    return f"{name} (teacher)" if class_mode() and row.get("role") == TEACHER else name
 
 
 def class_pair_filter(suspects: Suspects, key: str) -> np.ndarray:
@@ -110,10 +138,12 @@ def _decide(split: str, index: int, key: str, suggested: int) -> None:
     if choice is None:
         return
     try:
-        record_decision(split, index, choice, st.session_state.get("reviewer", ""),
-                        new_label=suggested if choice == "relabel" else None,
-                        session=session_token())  # fmt: skip
-    except StoreError as e:
+        actor = _reviewer()
+        if not actor.name:
+            raise NotAllowed("Save your name above first: each decision carries it.")
+        record_decision(split, index, choice, actor,
+                        new_label=suggested if choice == "relabel" else None)  # fmt: skip
+    except (StoreError, NotAllowed) as e:
         st.session_state["_store_error"] = str(e)
 
 
@@ -141,6 +171,7 @@ def suspect_grid(split: str, suspects: Suspects, images: np.ndarray, shown: np.n
         f"suspect-{split}-labels.zip", "application/zip", key=f"{key}_zip",
     )  # fmt: skip
     decided = current_decisions(split)
+    proposed = proposals(split)
     positions = shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     cols = st.columns(COLUMNS)
     for n, pos in enumerate(positions):
@@ -161,7 +192,13 @@ def suspect_grid(split: str, suspects: Suspects, images: np.ndarray, shown: np.n
                 on_change=_decide, args=(split, index, widget, suggested),
             )  # fmt: skip
             if index in decided:
-                d = decided[index]
-                what = (f"relabel → {CLASS_NAMES[d['new_label']]}" if d["decision"] == "relabel"
-                        else d["decision"])  # fmt: skip
-                st.caption(f"{what}, by {escape_markdown(d['reviewer'])}")
+                st.caption(f"{_what(decided[index])}, by {_who(decided[index])}")
+            if proposed.get(index):
+                st.caption("Proposed: " + "; ".join(
+                    f"{_what(p)} ({escape_markdown(p['reviewer'])})" for p in proposed[index]))  # fmt: skip
+
+
+def _what(row: dict) -> str:
+    if row["decision"] == "relabel":
+        return f"relabel → {CLASS_NAMES[row['new_label']]}"
+    return str(row["decision"])

@@ -1,14 +1,15 @@
 """Versions in the app: which version each page shows, the Models page's version panel,
-"Use this version", and this browser session's identity (its own runs)."""
+"Use this version" (the teacher, for everyone) and "Use in my session" (anyone, for
+themselves)."""
 
 from __future__ import annotations
-
-import uuid
 
 import streamlit as st
 
 from fmnist_core.models import display_name
-from fmnist_core.ui.loaders import current_artifacts
+from fmnist_core.roles import NotAllowed
+from fmnist_core.ui.identity import current_actor, teacher_only_note
+from fmnist_core.ui.loaders import current_artifacts, my_runs, use_in_my_session
 from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS
 from fmnist_core.versions import (
     SHIPPED,
@@ -17,20 +18,13 @@ from fmnist_core.versions import (
     activate,
     delete_version,
     get_version,
-    is_own,
     list_versions,
+    may_delete,
     recipe_changes,
     split_ref,
     started_by,
     version_label,
 )
-
-
-def session_token() -> str:
-    """This browser session's id: runs started here are its own (it may delete them)."""
-    if "session_token" not in st.session_state:
-        st.session_state["session_token"] = uuid.uuid4().hex
-    return st.session_state["session_token"]
 
 
 def model_label(ref: str) -> str:
@@ -51,7 +45,15 @@ def model_label(ref: str) -> str:
 def name_versions_in_use(artifacts: list[Artifact] | None = None) -> None:
     """One line naming the models whose active version is not the shipped one."""
     artifacts = artifacts if artifacts is not None else current_artifacts()[0]
-    runs = [a for a in artifacts if a.version != SHIPPED]
+    mine = my_runs()
+    own = [a for a in artifacts if a.name in mine]
+    if own:
+        st.info(
+            "For you only: "
+            + "; ".join(f"**{a.name}** is your choice, {version_label(a)}" for a in own)
+            + ". Everyone else sees the version in use; the Models page switches you back."
+        )
+    runs = [a for a in artifacts if a.version != SHIPPED and a.name not in mine]
     if runs:
         st.info(
             "Not the shipped version: "
@@ -61,15 +63,31 @@ def name_versions_in_use(artifacts: list[Artifact] | None = None) -> None:
 
 
 def use_version_button(name: str, version: str, key: str, label: str = "Use this version") -> None:
-    """Make a version active for everyone; the button says what it will do."""
-    if st.button(label, key=key, type="primary"):
-        try:
-            activate(name, version, by=st.session_state.get("train_owner", ""))
-        except ArtifactError as e:
-            st.error(str(e))
-            return
-        st.toast(f"{name}: version {version} is now the one every page uses.")
+    """The teacher makes a version the one everyone uses; anyone may use it in their own
+    session only (a student's choice changes nobody else's pages)."""
+    actor = current_actor()
+    if actor.is_teacher:
+        if st.button(label, key=key, type="primary"):
+            try:
+                activate(name, version, actor=actor)
+            except (ArtifactError, NotAllowed) as e:
+                st.error(str(e))
+                return
+            st.toast(f"{name}: version {version} is now the one every page uses.")
+            st.rerun()
+        return
+    if my_runs().get(name) == version:
+        st.caption("Your pages show this version (only yours).")
+        if st.button("Back to the class's version", key=f"{key}_mine_off"):
+            use_in_my_session(name, None)
+            st.rerun()
+    elif st.button("Use in my session", key=f"{key}_mine", type="primary",
+                   help="Predict, Compare, Confusion, Embeddings and Inside show this version to "
+                   "you only; everyone else keeps the version in use."):  # fmt: skip
+        use_in_my_session(name, version)
+        st.toast(f"{name}: your pages now show version {version}; nobody else's changed.")
         st.rerun()
+    teacher_only_note("use_version")
 
 
 def versions_panel(name: str) -> None:
@@ -125,14 +143,18 @@ def versions_panel(name: str) -> None:
         with delete:
             if v.origin == "shipped":
                 st.caption("The shipped version is never deleted.")
-            elif is_own(v.manifest, session_token()):
+            elif may_delete(current_actor(), v.manifest):
                 sure = st.checkbox("Yes, delete this run", key=f"version_sure_{name}")
                 if st.button("Delete", key=f"version_delete_{name}", disabled=not sure):
-                    delete_version(name, v.id)
+                    try:
+                        delete_version(name, v.id, actor=current_actor())
+                    except (ArtifactError, NotAllowed) as e:
+                        st.error(str(e))
+                        return
                     st.toast(f"{name}: version {v.id} deleted.")
                     st.rerun()
             else:
                 st.caption(
-                    "Only the person who started a run deletes it here (or on the command "
-                    f"line: `python -m fmnist_core delete {name} {v.id}`)."
+                    "Only the person who started a run, or the teacher, deletes it (or the "
+                    f"command line: `python -m fmnist_core delete {name} {v.id}`)."
                 )
