@@ -163,7 +163,7 @@ def _versions(cache: Path) -> dict:
     out = run_cli("list", "--json", env={**os.environ, "FMNIST_CACHE_DIR": str(cache)})
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
-    return {r["name"]: next(v["id"] for v in r["versions"] if v["active"]) for r in rows}
+    return {r["name"]: next((v["id"] for v in r["versions"] if v["active"]), None) for r in rows}
 
 
 def _idle(page) -> None:
@@ -186,7 +186,8 @@ def test_teacher_and_student_in_two_browsers(class_server, browser):
     student.get_by_label("Your name (shown to others while you train)").fill("Alex")
     click_settled(student.get_by_role("button", name="Start training"))
     student.get_by_text("Saved as version").first.wait_for(timeout=240_000)
-    run_id = next(v for v in os.listdir(cache / "versions" / "baseline") if v[0].isdigit())
+    status = json.loads((cache / train_jobs.STATUS_FILE).read_text())
+    model, run_id = status["model"], status["version"]
 
     # a reload and a new tab of the same browser are the same person: still Alex
     student.reload(wait_until="domcontentloaded")
@@ -197,7 +198,7 @@ def test_teacher_and_student_in_two_browsers(class_server, browser):
 
     before = _versions(cache)
     # every button on the Models page, as the student
-    tab.get_by_text("baseline", exact=False).filter(has_text="versions; in use").first.click()
+    tab.get_by_text(f"{model}: 2 versions; in use").first.click()
     _idle(tab)
     assert tab.get_by_role("button", name="Use this version").count() == 0
     click_settled(tab.get_by_role("button", name="Use in my session"))
@@ -221,12 +222,12 @@ def test_teacher_and_student_in_two_browsers(class_server, browser):
     click_settled(teacher.get_by_role("button", name="Sign in"))
     teacher.get_by_text("Signed in as").wait_for(timeout=30_000)
     assert "Ms Smith (teacher)" in teacher.get_by_text("Signed in as").inner_text()
-    teacher.get_by_text("baseline", exact=False).filter(has_text="versions; in use").first.click()
+    teacher.get_by_text(f"{model}: 2 versions; in use").first.click()
     click_settled(teacher.get_by_role("button", name="Use this version"))
-    teacher.get_by_text("Not the shipped version").first.wait_for(timeout=30_000)
-    assert _versions(cache)["baseline"] == run_id
-    # the student's reloaded page names the teacher's choice
-    tab.reload(wait_until="domcontentloaded")
+    teacher.get_by_text(f"{model}: 2 versions; in use: {run_id}").first.wait_for(timeout=30_000)
+    assert _versions(cache)[model] == run_id
+    # the student's pages now show the teacher's choice, and name it
+    tab.goto(url + "/predict", wait_until="domcontentloaded")
     tab.get_by_text("Not the shipped version").first.wait_for(timeout=60_000)
     # a signed-in teacher stays signed in after a reload; signing out ends it
     teacher.reload(wait_until="domcontentloaded")
