@@ -86,7 +86,9 @@ class Actor:
     @property
     def label(self) -> str:
         """How the app shows who did something: 'Alex', 'Ms Smith (teacher)'."""
-        return f"{self.name} (teacher)" if self.is_teacher else self.name
+        if self.is_teacher and "teacher" not in self.name.lower():
+            return f"{self.name} (teacher)"
+        return self.name
 
 
 MACHINE_OWNER = Actor("the command line", TEACHER, "cli")
