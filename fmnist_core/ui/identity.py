@@ -182,10 +182,8 @@ def ask_name(key: str, purpose: str) -> Actor | None:
     actor = current_actor()
     if actor.name:
         return actor
-    with st.form(f"name_form_{key}"):
-        name = st.text_input(f"Your name ({purpose})", max_chars=40, key=f"name_{key}")
-        saved = st.form_submit_button("Save my name")
-    if saved:
+    name = st.text_input(f"Your name ({purpose})", max_chars=40, key=f"name_{key}")
+    if st.button("Save my name", key=f"name_{key}_save"):
         try:
             return set_name(name)
         except NotAllowed as e:

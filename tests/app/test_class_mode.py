@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MODELS = str(ROOT / "pages" / "models.py")
 TRAIN = str(ROOT / "pages" / "train.py")
 COMPARE = str(ROOT / "pages" / "compare.py")
+QUALITY = str(ROOT / "pages" / "quality.py")
 PASSWORD = "correct horse"
 
 TEACHER = Actor("Ms Smith", "teacher", "teacher")
@@ -236,3 +237,37 @@ def test_teacher_and_student_in_two_browsers(class_server, browser):
     teacher.get_by_text("Class mode: you are a student").wait_for(timeout=30_000)
     for p in (student, tab, teacher):
         p.context.close()
+
+
+def test_data_quality_student_proposes_and_the_teacher_settles(
+    real_dataset, isolated_cache, monkeypatch
+):
+    from fmnist_core.classroom import store
+    from fmnist_core.quality import label_issues
+
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    suspects, _, _ = label_issues.training_suspects(real_dataset)
+    first = int(suspects.indices[0])
+    widget = f"train_decision_{first}"
+
+    # a student without a name is asked for one, and cannot take the teacher's
+    at = page_as(QUALITY, Actor("", "student", "kim-0003"))
+    assert not at.exception
+    at.text_input(key="name_reviewer").input("Ms Smith (teacher)")
+    next(b for b in at.button if b.label == "Save my name").click().run()
+    assert any("only for the signed-in teacher" in e.value for e in at.error)
+    at.text_input(key="name_reviewer").input("Kim")
+    next(b for b in at.button if b.label == "Save my name").click().run()
+    assert "Deciding as **Kim**" in texts(at) and "proposals" in texts(at)
+    at.segmented_control(key=widget).set_value("relabel").run()
+    assert not at.exception
+    assert first not in store.current_decisions("train")  # a proposal settles nothing
+    assert [p["reviewer"] for p in store.proposals("train")[first]] == ["Kim"]
+
+    # the teacher sees the proposal and settles the image for the team
+    teacher = page_as(QUALITY, TEACHER)
+    assert "Proposed: relabel" in texts(teacher) and "(Kim)" in texts(teacher)
+    teacher.segmented_control(key=widget).set_value("keep").run()
+    settled = store.current_decisions("train")[first]
+    assert settled["decision"] == "keep" and settled["reviewer"] == "Ms Smith"
+    assert "by Ms Smith (teacher)" in texts(teacher)
