@@ -3,6 +3,9 @@
 A quiz code (shared by the teacher) picks the images: two of each class, drawn from the test
 set with the code as the seed, in a shuffled order; the same code gives everyone the same
 quiz. Answers are stored one row each (store.py); every score here is a count of those rows.
+Within one quiz code a name is one person's (case and spaces aside). In class mode only the
+teacher sees who answered what, and erases a quiz (roles.py): a student's results carry no
+names.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from fmnist_core.classes import CLASS_NAMES, NUM_CLASSES
 from fmnist_core.classroom import store
 from fmnist_core.errors import FmnistError
+from fmnist_core.roles import TEACHER_ONLY, Actor, NotAllowed, require_teacher
 
 PER_CLASS = 2
 QUESTIONS = PER_CLASS * NUM_CLASSES
@@ -28,6 +32,9 @@ _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
 
 class QuizError(FmnistError):
     """A quiz code or name that cannot be used."""
+
+
+NameTaken = store.NameTaken  # a name already taken in the quiz (a StoreError, an FmnistError)
 
 
 def normalise_code(code: str) -> str:
@@ -76,7 +83,8 @@ def clean_name(name: str) -> str:
 
 
 def start(code: str, name: str) -> str:
-    """A new participant in quiz `code`; returns the token that resumes it."""
+    """A new participant in quiz `code`; returns the token that resumes it. NameTaken
+    ("Ann is taken; add an initial.") when someone in this quiz has the name already."""
     token = uuid.uuid4().hex
     store.add_participant(token, normalise_code(code), clean_name(name))
     return token
@@ -133,9 +141,20 @@ def answer(p: Progress, position: int, answered: int, y_test: np.ndarray) -> boo
 class ClassResults:
     code: str
     images: np.ndarray  # (20,) test indices
-    names: list[str]  # participants who finished, in the order they started
-    answers: np.ndarray  # (finished, 20) their answers by question
+    names: list[str] | None  # who finished, in the order they started; None for a student
+    answers: np.ndarray  # (finished, 20) their answers by question, in that order
     in_progress: int  # participants who started and have not finished
+
+    @property
+    def finished(self) -> int:
+        return len(self.answers)
+
+    def people(self, y_test: np.ndarray) -> list[tuple[str, float, np.ndarray]]:
+        """(name, share right, their 20 answers) per finished participant, in the order they
+        started: the teacher's view. NotAllowed for results read by a student."""
+        if self.names is None:
+            raise NotAllowed(TEACHER_ONLY["quiz_names"])
+        return list(zip(self.names, self.scores(y_test).tolist(), self.answers, strict=True))
 
     def scores(self, y_test: np.ndarray) -> np.ndarray:
         """Each finished participant's share right."""
@@ -161,8 +180,9 @@ class ClassResults:
         return int(counts.argmax()), int(counts.max())
 
 
-def class_results(code: str, y_test: np.ndarray) -> ClassResults:
-    """Every finished result of quiz `code`, counted from the stored answers."""
+def class_results(code: str, y_test: np.ndarray, actor: Actor) -> ClassResults:
+    """Every finished result of quiz `code`, counted from the stored answers; the names only
+    for the teacher (`names` is None for a student: never sent to their page)."""
     code = normalise_code(code)
     people, rows = store.quiz_rows(code)
     images = quiz_images(code, y_test)
@@ -178,11 +198,12 @@ def class_results(code: str, y_test: np.ndarray) -> ClassResults:
         else:
             waiting += 1
     matrix = np.array(answers, dtype=int).reshape(-1, QUESTIONS)
-    return ClassResults(code, images, names, matrix, waiting)
+    return ClassResults(code, images, names if actor.is_teacher else None, matrix, waiting)
 
 
-def results_csv(code: str, y_test: np.ndarray) -> str:
-    """One row per stored answer of quiz `code`."""
+def results_csv(code: str, y_test: np.ndarray, actor: Actor) -> str:
+    """One row per stored answer of quiz `code`, with names: the teacher's only."""
+    require_teacher(actor, "quiz_names")
     code = normalise_code(code)
     people, rows = store.quiz_rows(code)
     names = {p["id"]: p["name"] for p in people}
@@ -195,6 +216,18 @@ def results_csv(code: str, y_test: np.ndarray) -> str:
                     r["image_index"], CLASS_NAMES[int(y_test[r["image_index"]])],
                     CLASS_NAMES[r["answer"]], int(r["correct"]), r["answered_utc"]])  # fmt: skip
     return buf.getvalue()
+
+
+def counts(code: str) -> tuple[int, int]:
+    """(joined, finished) in quiz `code`: no names, anyone may see them."""
+    return store.quiz_counts(normalise_code(code), QUESTIONS)
+
+
+def erase(code: str, actor: Actor) -> int:
+    """Delete every answer and participant of quiz `code` (the teacher only); returns how many
+    participants were removed. The code can be used afresh."""
+    require_teacher(actor, "erase_quiz")
+    return store.erase_quiz(normalise_code(code))
 
 
 def model_scores(results: dict, images: np.ndarray, y_test: np.ndarray) -> dict[str, float]:

@@ -1,10 +1,11 @@
 """Background training jobs: one at a time per cache folder, with live progress on disk.
 
 A job is a separate process (`python -m fmnist_core.training.jobs`) running the same `run_training`
-as the CLI. It holds `<cache>/training.lock` (owner, model, pid) while it runs and writes its
-progress to `<cache>/training-status.json`, so any page, any user and a reloaded browser see
-the same job. Cancelling is a file the job looks for between batches. A lock whose process
-has died is stale and is cleared by the next start.
+as the CLI. It holds `<cache>/training.lock` (owner, their id as "session", model, pid) while
+it runs and writes its progress to `<cache>/training-status.json`, so any page, any user and a
+reloaded browser see the same job. Cancelling is a file the job looks for between batches; in
+class mode only the teacher or whoever started the job cancels it (roles.py). A lock whose
+process has died is stale and is cleared by the next start.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fmnist_core.contracts import JobState, ProgressEvent
 from fmnist_core.errors import FmnistError
 from fmnist_core.models import get_spec
 from fmnist_core.paths import cache_dir
+from fmnist_core.roles import TEACHER_ONLY, Actor, NotAllowed, may_manage
 from fmnist_core.training.engine import TrainingCancelled, device_description
 from fmnist_core.training.run import TrainOptions, run_training
 
@@ -108,12 +110,13 @@ def read_status() -> dict | None:
     return status
 
 
-def busy_message(lock: dict, status: dict | None, session: str = "") -> str:
-    """Who trains what and how far; to the person who started it, that it is their own run."""
+def busy_message(lock: dict, status: dict | None, actor_id: str = "") -> str:
+    """Who trains what and how far; to the person who started it (`actor_id`, an Actor's id),
+    that it is their own run."""
     progress = ""
     if status and status.get("pid") == lock.get("pid") and status.get("epochs"):
         progress = f": epoch {status.get('epoch', 0)} of {status['epochs']} ({status.get('fraction', 0):.0%})"
-    if session and lock.get("session") == session:
+    if actor_id and lock.get("session") == actor_id:
         return f"Your training of {lock.get('model')} is running{progress}. Its progress is below."
     return f"{lock.get('owner') or 'Someone'} is training {lock.get('model')}{progress}. One training at a time: try again when it finishes."
 
@@ -131,13 +134,15 @@ def progress_text(status: dict) -> str:
     )
 
 
-def start_job(model: str, options: dict[str, Any], owner: str = "", session: str = "") -> dict:
-    """Start a training process; raise JobBusy if one is running. Returns the initial status.
-    `session`: the app session that started it (told it is their own run, may delete it)."""
+def start_job(model: str, options: dict[str, Any], actor: Actor) -> dict:
+    """Start a training process for `actor`; raise JobBusy if one is running. Returns the
+    initial status. The lock and the run's manifest keep the actor's name and id: they are
+    told it is their own run, and may cancel it and delete it."""
+    owner, session = actor.name or "someone", actor.id
     get_spec(model)  # unknown names and impossible settings fail here, not in the background
     TrainOptions.from_dict(options)
     cache_dir().mkdir(parents=True, exist_ok=True)
-    job = {"model": model, "options": options, "owner": owner or "someone", "session": session,
+    job = {"model": model, "options": options, "owner": owner, "session": session,
            "started": time.time()}  # fmt: skip
     # Take the lock here, before the child starts: a second click during the seconds the
     # child spends importing TensorFlow must already find it taken.
@@ -168,9 +173,19 @@ def start_job(model: str, options: dict[str, Any], owner: str = "", session: str
     return status
 
 
-def cancel_job() -> None:
-    if read_lock() is not None:
-        _path(CANCEL_FILE).touch()
+def may_cancel(actor: Actor, lock: dict | None) -> bool:
+    """The teacher cancels any training; anyone else the one they started."""
+    return lock is not None and may_manage(actor, lock.get("session"))
+
+
+def cancel_job(*, actor: Actor) -> None:
+    """Ask the running job to stop (between batches); NotAllowed when `actor` may not."""
+    lock = read_lock()
+    if lock is None:
+        return
+    if not may_cancel(actor, lock):
+        raise NotAllowed(TEACHER_ONLY["cancel_training"])
+    _path(CANCEL_FILE).touch()
 
 
 # --------------------------------------------------------------------------- the job process

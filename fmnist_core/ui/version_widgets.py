@@ -143,7 +143,7 @@ def versions_panel(name: str) -> None:
         with delete:
             if v.origin == "shipped":
                 st.caption("The shipped version is never deleted.")
-            elif may_delete(current_actor(), v.manifest):
+            elif may_delete(current_actor(), v.manifest, v.id):
                 sure = st.checkbox("Yes, delete this run", key=f"version_sure_{name}")
                 if st.button("Delete", key=f"version_delete_{name}", disabled=not sure):
                     try:

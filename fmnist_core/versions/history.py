@@ -8,6 +8,10 @@ version, replaced in one rename, so concurrent writers leave one whole choice, n
 one. Without a choice the shipped version is active (or, for a model that ships none, its
 newest run: there is nothing else to show).
 
+Who may change this (roles.py): making a version the one in use, and going back to every
+shipped version (`reset_to_shipped`), is the teacher's; deleting a run is the teacher's or its
+starter's (the manifest's started_by "session" holds their id: `run_owner_id`).
+
 `MODEL@VERSION` names a version anywhere a model name is accepted (`cnn1@shipped`,
 `cnn1@20261129-031522-a3f1`). Folders from before versions (`<cache>/models/<name>/`) are
 moved, in one rename, into a user version each the first time the model is looked up.
@@ -30,6 +34,7 @@ from fmnist_core.atomic import write_json_atomic
 from fmnist_core.contracts import ArtifactStatus, Manifest, Origin, starter
 from fmnist_core.models import UnknownModelError, get_spec, list_models
 from fmnist_core.paths import cache_dir
+from fmnist_core.roles import TEACHER_ONLY, Actor, NotAllowed, may_manage, require_teacher
 from fmnist_core.versions.artifact import (
     MANIFEST_FILE,
     SAFE_NAME,
@@ -301,36 +306,75 @@ def save_version(name: str, model: Any, manifest: Manifest, test_probs: Any) -> 
                          root=versions_dir(name), folder_name=version, version=version)  # fmt: skip
 
 
-def activate(name: str, version: str, by: str = "") -> Artifact:
-    """Make `version` the one every page and the CLI use. Concurrent calls: the last wins,
-    and the choice on disk is always one whole version id."""
+def activate(name: str, version: str, *, actor: Actor) -> Artifact:
+    """Make `version` the one every page and the CLI use (the teacher's choice in class mode:
+    NotAllowed for a student). Concurrent calls: the last wins, and the choice on disk is
+    always one whole version id."""
+    require_teacher(actor, "use_version")
     art = get_version(name, version)  # unknown ids fail here
     art.verify()  # and a damaged version never becomes active
     write_json_atomic(
         versions_dir(name) / ACTIVE_FILE,
         {
             "version": version,
-            "by": by,
+            "by": actor.label,
             "utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
     )
     return art
 
 
-def delete_version(name: str, version: str) -> None:
-    """Delete one run. The shipped version cannot be deleted; deleting the active run makes
-    the shipped version active again."""
+def delete_version(name: str, version: str, *, actor: Actor) -> None:
+    """Delete one run: the teacher any, anyone else only a run they started (NotAllowed).
+    The shipped version cannot be deleted; deleting the active run makes the shipped version
+    active again."""
     if version == SHIPPED:
         raise VersionError(f"The shipped version of {name} cannot be deleted.")
     folder = versions_dir(name) / _checked(version, "version id")
     if not folder.is_dir():
         known = ", ".join(v.id for v in list_versions(name) if v.origin == "user") or "none"
         raise VersionError(f"{name} has no version {version!r} to delete (its runs: {known})")
+    try:
+        owner = run_owner_id(read_manifest(folder))
+    except ArtifactError:  # a damaged run: nobody can tell whose it was, the teacher deletes it
+        owner = None
+    if not may_manage(actor, owner):
+        raise NotAllowed(TEACHER_ONLY["delete_run"])
     if chosen_version(name) == version:  # nobody may keep pointing at a folder about to go
         (versions_dir(name) / ACTIVE_FILE).unlink(missing_ok=True)
     trash = versions_dir(name) / f".deleted-{version}-{uuid.uuid4().hex[:6]}"
     os.replace(folder, trash)  # gone for readers in one step
     shutil.rmtree(trash, ignore_errors=True)
+
+
+def reset_plan() -> list[tuple[str, str]]:
+    """(model, version in use) for every model that ships a version but uses another one: what
+    `reset_to_shipped` changes. Reads no manifest (a few stat calls per model)."""
+    plan = []
+    for name in list_models():
+        if not (shipped_models_dir() / name / MANIFEST_FILE).is_file():
+            continue
+        chosen = chosen_version(name)
+        if chosen and chosen != SHIPPED and (versions_dir(name) / chosen).is_dir():
+            plan.append((name, chosen))
+    return plan
+
+
+def reset_to_shipped(*, actor: Actor) -> list[tuple[str, str]]:
+    """Every model back to its shipped version (the class demo as it came; the teacher only).
+    Returns the (model, version that was in use) pairs changed. Runs are kept."""
+    require_teacher(actor, "reset_demo")
+    changed, problems = [], []
+    for name, version in reset_plan():
+        try:
+            activate(name, SHIPPED, actor=actor)
+        except ArtifactError as e:
+            problems.append(f"{name}: {e}")
+            continue
+        changed.append((name, version))
+    if problems:
+        raise VersionError("Could not go back to the shipped version of " + "; ".join(problems))
+    return changed
 
 
 def migrate_legacy(name: str) -> None:
@@ -370,10 +414,30 @@ def started_by(manifest: Manifest) -> str:
     return name or "someone in the app"
 
 
-def is_own(manifest: Manifest, session: str) -> bool:
-    """Started in this browser session (the app lets people delete only their own runs)."""
+def run_owner_id(manifest: Manifest) -> str | None:
+    """The id of whoever started the run (the manifest's started_by "session": the person's
+    id in the app, "cli" from the command line); None for shipped runs and old runs."""
     who = starter(manifest)
-    return bool(session) and who is not None and who.get("session") == session
+    owner = who.get("session") if who is not None else None
+    return owner if isinstance(owner, str) and owner else None
+
+
+def is_own(manifest: Manifest, actor_id: str) -> bool:
+    """Started by this person (the app lets a student delete only their own runs)."""
+    return bool(actor_id) and run_owner_id(manifest) == actor_id
+
+
+def may_delete(actor: Actor, manifest: Manifest, version: str | None = None) -> bool:
+    """Whether `actor` may delete the run with this manifest (the Models page's button): the
+    teacher any run (a damaged one's manifest is {}), anyone else their own. Never the shipped
+    version. Give the version's id when known: without it, a manifest that names neither a
+    version id nor who started it is taken for the shipped one (as is a run from before
+    versions: the teacher deletes that one with its id given)."""
+    if version == SHIPPED or manifest.get("version_id") == SHIPPED:
+        return False
+    if version is None and manifest and not manifest.get("version_id") and not starter(manifest):
+        return False
+    return may_manage(actor, run_owner_id(manifest))
 
 
 def recipe_changes(manifest: Manifest) -> str:

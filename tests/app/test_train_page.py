@@ -12,6 +12,7 @@ import pytest
 from conftest import wait_for_job
 from streamlit.testing.v1 import AppTest
 
+from fmnist_core.roles import MACHINE_OWNER, Actor
 from fmnist_core.training import jobs as train_jobs
 from fmnist_core.versions import get_version, user_version_ids
 from fmnist_core.versions.catalog import model_catalog
@@ -30,7 +31,7 @@ def job_cache(real_dataset, isolated_cache):
     yield isolated_cache
     lock = train_jobs.read_lock()
     if lock is not None:  # never leave a job running after a test
-        train_jobs.cancel_job()
+        train_jobs.cancel_job(actor=MACHINE_OWNER)
         wait_for_job(120)
 
 
@@ -62,9 +63,11 @@ def test_train_page_runs_a_job_to_the_end_and_the_model_appears(job_cache):
 
 
 def test_a_second_job_is_refused_with_who_and_how_far(job_cache):
-    train_jobs.start_job("baseline", quick(epochs=3), owner="first user")
+    train_jobs.start_job(
+        "baseline", quick(epochs=3), actor=Actor("first user", "student", "first-id")
+    )
     with pytest.raises(train_jobs.JobBusy, match="first user is training baseline"):
-        train_jobs.start_job("cnn1", quick(), owner="second user")
+        train_jobs.start_job("cnn1", quick(), actor=Actor("second user", "student", "second-id"))
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert "first user is training baseline" in at.info[0].value
     assert at.button[0].disabled  # the start button, while someone else trains
@@ -72,13 +75,17 @@ def test_a_second_job_is_refused_with_who_and_how_far(job_cache):
 
 
 def test_cancel_stops_the_job_and_saves_nothing(job_cache):
-    train_jobs.start_job("baseline", quick(epochs=50, limit=10000), owner="canceller")
+    train_jobs.start_job(
+        "baseline",
+        quick(epochs=50, limit=10000),
+        actor=Actor("canceller", "student", "canceller-id"),
+    )
     import time
 
     deadline = time.time() + 120
     while (train_jobs.read_status() or {}).get("batch") is None and time.time() < deadline:
         time.sleep(0.3)  # wait until it is really training
-    train_jobs.cancel_job()
+    train_jobs.cancel_job(actor=MACHINE_OWNER)
     status = wait_for_job(60)
     assert status["state"] == "cancelled"
     assert status["epoch"] < 50
@@ -101,12 +108,16 @@ def test_a_stale_lock_from_a_dead_process_is_recovered(job_cache):
     train_jobs.recover_stale_lock()
     assert not (job_cache / train_jobs.LOCK_FILE).exists()
     assert json.loads((job_cache / train_jobs.STATUS_FILE).read_text())["state"] == "failed"
-    train_jobs.start_job("baseline", quick(), owner="next")  # and a new job can start
+    train_jobs.start_job(
+        "baseline", quick(), actor=Actor("next", "student", "next-id")
+    )  # and a new job can start
     assert wait_for_job(180)["state"] == "finished"
 
 
 def test_a_crashed_job_releases_its_lock(job_cache):
-    train_jobs.start_job("baseline", quick(epochs=50, limit=10000), owner="crash")
+    train_jobs.start_job(
+        "baseline", quick(epochs=50, limit=10000), actor=Actor("crash", "student", "crash-id")
+    )
     import signal
     import time
 

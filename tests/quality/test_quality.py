@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from fmnist_core.classroom import store
 from fmnist_core.quality import label_issues as li
+from fmnist_core.roles import MACHINE_OWNER, Actor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,7 +113,9 @@ def _write_decisions(args):
     from fmnist_core.classroom import store as s
 
     for k in range(count):
-        s.record_decision("train", worker * 1000 + k, "keep", f"worker {worker}")
+        s.record_decision(
+            "train", worker * 1000 + k, "keep", Actor(f"worker {worker}", "teacher", "w")
+        )
     return count
 
 
@@ -132,8 +135,8 @@ def test_decisions_survive_concurrent_writers_and_restarts(database, tmp_path):
     assert decision_count("train") == 240
     assert len(store.current_decisions("train")) == 240
     # the latest decision is the one in force; the history stays
-    store.record_decision("train", 3, "relabel", "Ann", new_label=6)
-    store.record_decision("train", 3, "ambiguous", "**Bob**")
+    store.record_decision("train", 3, "relabel", Actor("Ann", "teacher", "a"), new_label=6)
+    store.record_decision("train", 3, "ambiguous", Actor("**Bob**", "teacher", "b"))
     d = store.current_decisions("train")[3]
     assert d["decision"] == "ambiguous" and d["reviewer"] == "**Bob**"
     assert decision_count("train") == 242
@@ -142,7 +145,7 @@ def test_decisions_survive_concurrent_writers_and_restarts(database, tmp_path):
     csv_text = store.decisions_csv("train")
     assert csv_text.count("\n") == 1 + 240 and "ambiguous" in csv_text  # image 3 was decided before
     for bad in (dict(decision="maybe"), dict(decision="relabel"), dict(split="val")):
-        kw = {"split": "train", "index": 1, "decision": "keep", "reviewer": "x", **bad}
+        kw = {"split": "train", "index": 1, "decision": "keep", "actor": MACHINE_OWNER, **bad}
         with pytest.raises(store.StoreError):
             store.record_decision(**kw)
     assert (cache / "explorer.db").is_file() == (database == "sqlite")

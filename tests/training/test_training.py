@@ -16,6 +16,7 @@ from conftest import run_cli
 
 from fmnist_core.data.fashion_mnist import stratified_subset
 from fmnist_core.models import ModelSpec, get_spec, list_models
+from fmnist_core.roles import MACHINE_OWNER
 from fmnist_core.training import engine
 from fmnist_core.training.run import TrainOptions, run_training
 
@@ -313,7 +314,7 @@ def test_a_job_with_an_unknown_setting_is_refused_before_it_starts(isolated_cach
     from fmnist_core.training.run import TrainOptionsError
 
     with pytest.raises(TrainOptionsError, match="unknown training settings: epoch"):
-        jobs.start_job("baseline", {"epoch": 3})
+        jobs.start_job("baseline", {"epoch": 3}, MACHINE_OWNER)
     assert jobs.read_lock() is None and not (isolated_cache / jobs.LOCK_FILE).exists()
 
 

@@ -15,6 +15,7 @@ from conftest import wait_for_job
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import versions as fa
+from fmnist_core.roles import MACHINE_OWNER, Actor
 from fmnist_core.training import jobs as train_jobs
 from fmnist_core.versions import ArtifactError, find_artifact, load_artifact
 
@@ -37,7 +38,7 @@ def user_copy(tmp_path, monkeypatch):
     dst = versions.versions_dir("strided3") / "20261129-000000-copy"
     dst.parent.mkdir(parents=True)
     shutil.copytree(src, dst)
-    versions.activate("strided3", dst.name)  # the version every page uses
+    versions.activate("strided3", dst.name, actor=MACHINE_OWNER)  # the version every page uses
     return dst
 
 
@@ -70,7 +71,9 @@ def test_kill_during_training_keeps_the_previous_model(user_copy, real_dataset):
 
     load_dataset()
     train_jobs.start_job(
-        "strided3", {**train_jobs.default_options("strided3"), "epochs": 30, "limit": 10000}, "k"
+        "strided3",
+        {**train_jobs.default_options("strided3"), "epochs": 30, "limit": 10000},
+        Actor("k", "student", "k-id"),
     )
     deadline = time.time() + 120
     while (train_jobs.read_status() or {}).get("batch") is None and time.time() < deadline:
@@ -84,6 +87,12 @@ def test_kill_during_training_keeps_the_previous_model(user_copy, real_dataset):
     )
     assert probs.shape == (10, 10)
     train_jobs.start_job(
-        "strided3", {**train_jobs.default_options("strided3"), "epochs": 1, "limit": 1000}, "next"
+        "strided3",
+        {**train_jobs.default_options("strided3"), "epochs": 1, "limit": 1000},
+        Actor("next", "student", "next-id"),
     )
-    assert wait_for_job(180)["state"] == "finished"  # and the next run recovers
+    status = wait_for_job(180)
+    assert status["state"] == "finished"  # and the next run recovers
+    run = fa.get_version("strided3", status["version"])  # kept as theirs: they may delete it
+    assert run.manifest["started_by"] == {"name": "next", "via": "app", "session": "next-id"}
+    assert fa.run_owner_id(run.manifest) == "next-id"

@@ -14,8 +14,10 @@ from conftest import click_settled, run_cli, wait_for_job
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import versions
+from fmnist_core.roles import MACHINE_OWNER, PASSWORD_ENV, STUDENT, Actor
 from fmnist_core.training import jobs as train_jobs
 from fmnist_core.training.run import TrainOptions, run_training
+from fmnist_core.ui.identity import ACTOR
 from fmnist_core.versions import ArtifactError, find_artifact, shipped_models_dir
 from fmnist_core.versions.catalog import model_catalog
 
@@ -79,8 +81,8 @@ def test_two_runs_are_two_versions_and_delete_removes_only_one(one_run):
     second = run_training("twoconv", QUICK)
     ids = [v.id for v in versions.list_versions("twoconv")]
     assert ids == ["shipped", one_run.version, second.version]
-    versions.activate("twoconv", second.version)
-    versions.delete_version("twoconv", second.version)  # the one in use: shipped again
+    versions.activate("twoconv", second.version, actor=MACHINE_OWNER)
+    versions.delete_version("twoconv", second.version, actor=MACHINE_OWNER)  # shipped again
     assert [v.id for v in versions.list_versions("twoconv")] == ["shipped", one_run.version]
     assert find_artifact("twoconv").version == versions.SHIPPED
     assert find_artifact(f"twoconv@{one_run.version}").load_model() is not None
@@ -100,7 +102,7 @@ def test_unknown_versions_and_the_shipped_one_are_refused_clearly(one_run):
     out = run_cli("evaluate", "twoconv@nope")
     assert out.returncode == 2 and "has no version 'nope'" in out.stderr
     with pytest.raises(ArtifactError, match="not a version id"):
-        versions.activate("twoconv", "../../etc")
+        versions.activate("twoconv", "../../etc", actor=MACHINE_OWNER)
 
 
 def test_model_at_version_works_in_predict_and_embed(one_run, tmp_path, real_dataset):
@@ -126,8 +128,9 @@ def test_concurrent_activations_leave_one_whole_choice(one_run):
     script = (
         "import sys\n"
         "from fmnist_core import versions\n"
+        "from fmnist_core.roles import MACHINE_OWNER\n"
         "for _ in range(40):\n"
-        "    versions.activate('twoconv', sys.argv[1])\n"
+        "    versions.activate('twoconv', sys.argv[1], actor=MACHINE_OWNER)\n"
     )
     procs = [
         subprocess.Popen([sys.executable, "-c", script, v], cwd=ROOT)
@@ -155,7 +158,7 @@ def test_a_folder_from_before_versions_is_read_as_one_user_version(isolated_cach
     assert find_artifact(legacy.ref).load_model() is not None
 
 
-def test_models_page_switches_versions(one_run):
+def test_models_page_switches_versions(one_run, monkeypatch):
     at = AppTest.from_file(str(ROOT / "pages" / "models.py"), default_timeout=120).run()
     assert not at.exception
     assert any("twoconv" in e.label and "in use: shipped" in e.label for e in at.expander)
@@ -168,18 +171,28 @@ def test_models_page_switches_versions(one_run):
     # the other pages name the version they show
     at = AppTest.from_file(str(ROOT / "pages" / "predict.py"), default_timeout=120).run()
     assert any(one_run.version in i.value and "twoconv" in i.value for i in at.info)
-    # a run started elsewhere (here: the command line) cannot be deleted from the page
+    # on your own copy (personal mode) you are the teacher: any run can be deleted
     at = AppTest.from_file(str(ROOT / "pages" / "models.py"), default_timeout=120).run()
+    at.selectbox(key="version_pick_twoconv").set_value(one_run.version).run()
+    assert [b for b in at.button if b.key == "version_delete_twoconv"]
+    # in class mode a student cannot delete a run someone else started (here: the command line)
+    monkeypatch.setenv(PASSWORD_ENV, "correct horse")
+    at = AppTest.from_file(str(ROOT / "pages" / "models.py"), default_timeout=120)
+    at.session_state[ACTOR] = Actor("Sam", STUDENT, "sams-id")
+    at.run()
     at.selectbox(key="version_pick_twoconv").set_value(one_run.version).run()
     assert not [b for b in at.button if b.key == "version_delete_twoconv"]
     assert any("python -m fmnist_core delete twoconv" in c.value for c in at.caption)
 
 
-def test_own_run_is_deleted_from_the_page_after_confirmation(real_dataset, isolated_cache):
-    me = "a-browser-session"
+def test_own_run_is_deleted_from_the_page_after_confirmation(
+    real_dataset, isolated_cache, monkeypatch
+):
+    me = "a-students-id"
     art = run_training("twoconv", TrainOptions(epochs=1, limit=1000, via="app", session=me))
+    monkeypatch.setenv(PASSWORD_ENV, "correct horse")  # class mode: a student, their own run
     at = AppTest.from_file(str(ROOT / "pages" / "models.py"), default_timeout=120)
-    at.session_state["session_token"] = me  # as if this session had started the run
+    at.session_state[ACTOR] = Actor("Sam", STUDENT, me)  # as if this person had started it
     at.run()
     at.selectbox(key="version_pick_twoconv").set_value(art.version).run()
     delete = at.button(key="version_delete_twoconv")
@@ -197,7 +210,7 @@ def job_cache(real_dataset, isolated_cache):
     load_dataset()
     yield isolated_cache
     if train_jobs.read_lock() is not None:
-        train_jobs.cancel_job()
+        train_jobs.cancel_job(actor=MACHINE_OWNER)
         wait_for_job(120)
 
 
@@ -246,8 +259,8 @@ def test_version_switch_in_a_real_browser(streamlit_url, page):
         assert find_artifact("baseline").version == art.version
         page.screenshot(path="/tmp/fmnist-versions-page.png")
     finally:
-        versions.activate("baseline", "shipped")
-        versions.delete_version("baseline", art.version)
+        versions.activate("baseline", "shipped", actor=MACHINE_OWNER)
+        versions.delete_version("baseline", art.version, actor=MACHINE_OWNER)
 
 
 def test_compare_and_confusion_pages_accept_versions(one_run):
