@@ -6,6 +6,7 @@ import streamlit as st
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data.gallery import image_digest
 from fmnist_core.data.preprocess import decode_image
+from fmnist_core.ui import phone
 from fmnist_core.ui.loaders import dataset_or_stop
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import name_versions_in_use
@@ -14,6 +15,7 @@ from fmnist_core.ui.widgets import classify_and_show
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 
 run_through_app()
+phone.style(phone.PREDICT_CSS)  # on a phone the answer comes before the preprocessing steps
 st.title("Predict")
 st.markdown(
     "Give the models an image: draw one, upload photos, or pick one from the test set. "
@@ -75,6 +77,7 @@ def draw() -> None:
             # The canvas may hand over the last stroke in the run after the click: answer the
             # drawing in this run and in the next one.
             st.session_state["classify_runs"] = 2
+            st.session_state["classify_clicks"] = st.session_state.get("classify_clicks", 0) + 1
         live = st.toggle("Live: answer after every stroke", key="live")
     # The canvas hands its picture over once per stroke, not on runs that other widgets start
     # (the Classify button among them): keep the latest one.
@@ -98,7 +101,10 @@ def draw() -> None:
         if st.session_state.get("classified_drawing") != drawing:
             st.info("Press **Classify** when your drawing is finished.")
             return
-        classify_and_show(pixels, "Your drawing", invert, fill=fill, digest=drawing)
+        # after a click the answer is scrolled into view (on a phone it is below the canvas)
+        clicked = (st.session_state.get("classify_clicks"), drawing) if pending else None
+        classify_and_show(pixels, "Your drawing", invert, fill=fill, digest=drawing,
+                          key="pred_drawing", scroll=clicked)  # fmt: skip
 
 
 def keep_drawing(png: bytes | None) -> None:
@@ -118,8 +124,8 @@ def upload() -> None:
     if not files:
         st.info("PNG, JPEG, WebP, BMP, TIFF or GIF; a single item per picture works best.")
         return
-    for f in files:
-        classify_and_show(f.getvalue(), f.name, invert, fill=fill)
+    for i, f in enumerate(files):
+        classify_and_show(f.getvalue(), f.name, invert, fill=fill, key=f"pred_upload_{i}")
 
 
 def test_image() -> None:
@@ -138,6 +144,7 @@ def test_image() -> None:
             true_label,
             fill=fill,
             user_picture=False,
+            key="pred_test_image",
         )
 
 

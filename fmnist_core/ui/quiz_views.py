@@ -1,17 +1,16 @@
 """The Quiz page's views: start or resume, one question at a time, the person's result
-against the models, and the class view (live while people finish)."""
+against the models. (The class view is in class_views.)"""
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.classroom import quiz
 from fmnist_core.classroom.store import StoreError
 from fmnist_core.data.gallery import png_bytes
-from fmnist_core.figures.confusion import confusion_figure
-from fmnist_core.figures.quiz import class_histogram, you_against_models
+from fmnist_core.figures.quiz import you_against_models
+from fmnist_core.ui import phone
 from fmnist_core.ui.loaders import dataset_or_stop, trained_results
 from fmnist_core.ui.widgets import escape_markdown
 
@@ -90,19 +89,25 @@ def _question_png(index: int) -> bytes:
 def question(p: quiz.Progress) -> None:
     position = p.next_position
     done = len(p.answers)
+    # on a phone: the picture and the ten answers on one screen, each question from the top
+    phone.style(phone.QUIZ_QUESTION_CSS)
+    phone.scroll_to_top(f"{p.code} {done}")
     st.progress(done / quiz.QUESTIONS, text=f"Question {done + 1} of {quiz.QUESTIONS}")
     if err := st.session_state.pop("_quiz_error", None):
         st.error(err)
     left, right = st.columns([2, 3])
-    left.image(_question_png(int(p.images[position])), width=280, caption="What is it?",
-               output_format="PNG")  # fmt: skip
+    left.container(key="quiz_picture").image(
+        _question_png(int(p.images[position])), width=280, caption="What is it?",
+        output_format="PNG",
+    )  # fmt: skip
     with right:
         st.markdown(f"**{escape_markdown(p.name)}**, quiz `{p.code}`: click the class.")
-        for row in (range(0, 5), range(5, 10)):
-            cols = st.columns(5)
-            for col, c in zip(cols, row):
-                col.button(CLASS_NAMES[c], key=f"quiz_answer_{c}", on_click=_answer,
-                           args=(p, position, c), width="stretch")  # fmt: skip
+        with st.container(key="quiz_answers"):  # two columns of five on a phone
+            for row in (range(0, 5), range(5, 10)):
+                cols = st.columns(5)
+                for col, c in zip(cols, row):
+                    col.button(CLASS_NAMES[c], key=f"quiz_answer_{c}", on_click=_answer,
+                               args=(p, position, c), width="stretch")  # fmt: skip
         st.caption(
             "People in Zalando's study got 83.5% of these right. Take your time: the image "
             "is all the models get too."
@@ -115,6 +120,7 @@ def result(p: quiz.Progress) -> None:
     score = float(right.mean())
     results = trained_results()
     models = quiz.model_scores(results, p.images, ds.y_test)
+    phone.scroll_to_top(f"{p.code} result")  # the score, not the last question's place
     st.success(
         f"**{escape_markdown(p.name)}, you got {int(right.sum())} of {quiz.QUESTIONS} right "
         f"({score:.0%}).** People in Zalando's study got {quiz.HUMAN_BASELINE:.1%}; the best "
@@ -142,56 +148,3 @@ def result(p: quiz.Progress) -> None:
         st.session_state.pop(WHO, None)
         st.query_params.pop("p", None)
         st.rerun()
-
-
-def class_view(code: str) -> None:
-    """Every finished result of the quiz, with the models on the same images."""
-    ds = dataset_or_stop()
-    try:
-        res = quiz.class_results(code, ds.y_test)
-    except (quiz.QuizError, StoreError) as e:
-        st.error(str(e))
-        return
-    results = trained_results()
-    models = quiz.model_scores(results, res.images, ds.y_test)
-    scores = res.scores(ds.y_test)
-    waiting = f"; {res.in_progress} still answering" if res.in_progress else ""
-    if not len(scores):
-        st.info(f"Nobody has finished quiz `{res.code}` yet{waiting}.")
-        return
-    st.markdown(
-        f"**Quiz `{res.code}`: {len(scores)} finished{waiting}.** The class averaged "
-        f"{scores.mean():.0%} (median {np.median(scores):.0%}); people in Zalando's study "
-        f"{quiz.HUMAN_BASELINE:.1%}; the best model {max(models.values()):.0%}."
-    )
-    st.plotly_chart(class_histogram(scores, models, quiz.HUMAN_BASELINE), width="stretch")
-    per_image = res.per_image(ds.y_test)
-    hardest = np.argsort(per_image, kind="stable")[:5]
-    st.markdown("**The images the class found hardest**")
-    captions = []
-    for i in hardest:
-        answer, count = res.most_common_answer(int(i))
-        truth = CLASS_NAMES[ds.y_test[res.images[i]]]
-        captions.append(f"{truth}: {per_image[i]:.0%} right; most said {CLASS_NAMES[answer]} "
-                        f"({count})")  # fmt: skip
-    st.image([ds.x_test[res.images[i]] for i in hardest], width=96, caption=captions,
-             output_format="PNG")  # fmt: skip
-    best = max(models, key=lambda n: models[n])
-    truth = ds.y_test[res.images]
-    model_cm = np.zeros((10, 10), int)
-    np.add.at(model_cm, (truth, results[best].y_pred[res.images]), 1)
-    left, right = st.columns(2)
-    cfg = {"displayModeBar": False}
-    left.plotly_chart(confusion_figure(res.confusion(ds.y_test), False, title="The class's answers"),
-                      config=cfg, key="quiz_class_cm")  # fmt: skip
-    right.plotly_chart(confusion_figure(model_cm, False, title=f"{best} on the same images"),
-                       config=cfg, key="quiz_model_cm")  # fmt: skip
-    st.dataframe(
-        [{"Name": n, "Score": f"{s:.0%}"} for n, s in zip(res.names, scores)],
-        hide_index=True, width="content",
-    )  # fmt: skip
-    st.download_button(
-        "Every answer (CSV)", lambda: quiz.results_csv(res.code, ds.y_test),  # on the click
-        f"quiz-{res.code}.csv",
-        "text/csv", key="quiz_csv",
-    )  # fmt: skip

@@ -22,6 +22,7 @@ from fmnist_core.data.augment import styled_examples
 from fmnist_core.data.gallery import data_url, image_digest, png_bytes, thumbnail, tile
 from fmnist_core.data.preprocess import Preprocessed, PreprocessError, preprocess
 from fmnist_core.figures.answers import probabilities_figure
+from fmnist_core.ui import phone
 from fmnist_core.ui.loaders import dataset_or_stop, predictor_or_stop
 
 MODEL_TABLE_COLUMNS = {
@@ -118,10 +119,22 @@ def show_answers(
     user_picture: bool = False,
     table_and_chart=None,
     title: str = "",
+    key: str = "answer",
 ) -> None:
     """The headline answer (the robust model's) with how many others agree, a top-3 table per
     model, and the all-class bar chart. `user_picture`: drawn or uploaded, not a test image;
-    `table_and_chart`: answers_table_and_chart's result, when kept; `title`: the picture's."""
+    `table_and_chart`: answers_table_and_chart's result, when kept; `title`: the picture's;
+    `key`: the headline's container is `headline_{key}` (a phone shows it first)."""
+    with st.container(key=f"headline_{key}"):
+        _show_headline(answers, true_label, user_picture, title)
+    table, chart = table_and_chart or answers_table_and_chart(answers, true_label)
+    st.dataframe(table, hide_index=True, width="stretch", column_config=ANSWER_COLUMNS)
+    st.plotly_chart(chart, width="stretch")
+
+
+def _show_headline(
+    answers: dict[str, Answer], true_label: int | None, user_picture: bool, title: str
+) -> None:
     truth = f" The true class is **{CLASS_NAMES[true_label]}**." if true_label is not None else ""
     head = headline(answers)
     if head.model is not None:
@@ -148,9 +161,6 @@ def show_answers(
             )
         else:
             st.success(f"All {len(answers)} models say **{winner}**.{truth}")
-    table, chart = table_and_chart or answers_table_and_chart(answers, true_label)
-    st.dataframe(table, hide_index=True, width="stretch", column_config=ANSWER_COLUMNS)
-    st.plotly_chart(chart, width="stretch")
 
 
 @st.cache_resource(show_spinner=False)
@@ -205,9 +215,30 @@ def classify_and_show(
     fill: bool | None = None,
     user_picture: bool = True,
     digest: str | None = None,
+    key: str = "pred_picture",
+    scroll: object = None,
 ) -> None:
     """Preprocess one image, show its steps and every model's answer; bad input is one sentence.
-    `digest`: image_digest(source) when the caller keeps it (a drawing's, per stroke)."""
+    `digest`: image_digest(source) when the caller keeps it (a drawing's, per stroke); `key`:
+    this picture's container, `pred_...` and unique on the page (a phone shows the headline
+    answer above the steps, phone.PREDICT_CSS); `scroll`: when not None, the headline answer
+    is scrolled into view, once per value (a Classify click)."""
+    with st.container(key=key):
+        _classify_and_show(source, title, invert, true_label, fill, user_picture, digest, key)
+        if scroll is not None:
+            phone.scroll_into_view(f"headline_{key}", scroll)
+
+
+def _classify_and_show(
+    source,
+    title: str,
+    invert: bool | None,
+    true_label: int | None,
+    fill: bool | None,
+    user_picture: bool,
+    digest: str | None,
+    box: str,
+) -> None:
     st.subheader(title)
     predictor = predictor_or_stop()
     # The same picture with the same settings and models is answered once per session: every
@@ -242,7 +273,8 @@ def classify_and_show(
     show_steps(prep)
     st.session_state["last_prediction_image"] = prep.image  # other pages can place it
     st.session_state["last_prediction_title"] = title
-    show_answers(answers, true_label, user_picture=user_picture, table_and_chart=view, title=title)
+    show_answers(answers, true_label, user_picture=user_picture, table_and_chart=view, title=title,
+                 key=box)  # fmt: skip
     st.page_link(
         "pages/inside.py",
         label="Look inside the models: which pixels decided, layer by layer",
