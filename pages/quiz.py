@@ -3,7 +3,7 @@
 import streamlit as st
 
 from fmnist_core.ui.class_views import class_view, projector, teacher_tools
-from fmnist_core.ui.identity import is_teacher
+from fmnist_core.ui.identity import is_teacher, personal_mode_hint
 from fmnist_core.ui.loaders import dataset_or_stop
 from fmnist_core.ui.quiz_views import current_progress, question, result, start_form
 from fmnist_core.ui.streamlit_patches import run_through_app
@@ -48,6 +48,7 @@ else:
     progress = current_progress()
     if progress is None:
         start_form()
+        personal_mode_hint()
     elif not progress.finished:
         question(progress)
     else:

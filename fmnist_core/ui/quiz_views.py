@@ -10,7 +10,9 @@ from fmnist_core.classroom import quiz
 from fmnist_core.classroom.store import StoreError
 from fmnist_core.data.gallery import png_bytes
 from fmnist_core.figures.quiz import you_against_models
+from fmnist_core.roles import NotAllowed, clean_person_name
 from fmnist_core.ui import phone
+from fmnist_core.ui.identity import class_mode, current_actor, set_name
 from fmnist_core.ui.loaders import dataset_or_stop, trained_results
 from fmnist_core.ui.widgets import escape_markdown
 
@@ -53,16 +55,24 @@ def start_form() -> None:
     )
     if "quiz_code" not in st.session_state:  # a shared link (?quiz=...) fills in the code
         st.session_state["quiz_code"] = st.query_params.get("quiz", "")
+    actor = current_actor()
+    if "quiz_name" not in st.session_state and actor.name and actor.name != "You":
+        st.session_state["quiz_name"] = actor.name  # the name this person gave once
     name_col, code_col = st.columns(2)
-    name = name_col.text_input("Your name", max_chars=80, key="quiz_name")
+    name = name_col.text_input("Your name", max_chars=40, key="quiz_name")
     code = code_col.text_input(
         "Quiz code (from your teacher)", max_chars=32, key="quiz_code", placeholder="e.g. class-7b"
     )
     clicked = st.button("Start the quiz", type="primary", key="quiz_start")
     if clicked:
         try:
+            student = class_mode() and not actor.is_teacher
+            if student:
+                name = clean_person_name(name)  # never the teacher's
             token = quiz.start(code, name)
-        except (quiz.QuizError, StoreError) as e:
+            if student and name != actor.name:
+                set_name(name)  # given once: theirs from now on (Train, Data quality)
+        except (quiz.QuizError, StoreError, NotAllowed) as e:
             st.error(str(e))
             return
         st.session_state[TOKEN] = token

@@ -271,3 +271,23 @@ def test_data_quality_student_proposes_and_the_teacher_settles(
     settled = store.current_decisions("train")[first]
     assert settled["decision"] == "keep" and settled["reviewer"] == "Ms Smith"
     assert "by Ms Smith (teacher)" in texts(teacher)
+
+
+def test_a_name_taken_in_a_quiz_is_refused_on_the_page(real_dataset, isolated_cache, monkeypatch):
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    quiz_page = str(ROOT / "pages" / "quiz.py")
+    first = page_as(quiz_page, Actor("", "student", "p-1"))
+    first.text_input(key="quiz_name").input("Alex")
+    first.text_input(key="quiz_code").input("class-7b")
+    first.button(key="quiz_start").click().run()
+    assert not first.exception and not first.error
+    assert first.session_state["_actor"].name == "Alex"  # given once: theirs from now on
+    second = page_as(quiz_page, Actor("", "student", "p-2"))
+    second.text_input(key="quiz_name").input(" alex ")
+    second.text_input(key="quiz_code").input("Class-7B")
+    second.button(key="quiz_start").click().run()
+    assert [e.value for e in second.error] == ["alex is taken; add an initial."]
+    assert second.session_state["_actor"].name == ""  # refused: no name taken either
+    # a name given before is filled in
+    again = page_as(quiz_page, Actor("Alex B", "student", "p-2"))
+    assert again.text_input(key="quiz_name").value == "Alex B"
