@@ -37,6 +37,7 @@ from fmnist_core.roles import (
     sign_identity,
     teacher_for_email,
 )
+from fmnist_core.ui.phone import run_script
 
 _ENV = (PASSWORD_ENV, EMAILS_ENV, TEACHER_NAME_ENV)
 COOKIE = "fmnist_id"
@@ -92,13 +93,8 @@ def write_cookie_if_needed() -> None:
     if pending is None:
         return
     value, days = pending
-    st.html(
-        "<script>document.cookie = "
-        + json.dumps(f"{COOKIE}={value}; path=/; max-age={days * 86400}; SameSite=Lax")
-        + ";</script>",
-        unsafe_allow_javascript=True,
-        width="content",
-    )
+    cookie = f"{COOKIE}={value}; path=/; max-age={days * 86400}; SameSite=Lax"
+    run_script(f"document.cookie = {json.dumps(cookie)};", value)
 
 
 def _oidc_teacher(s: ClassSettings) -> Actor | None:
