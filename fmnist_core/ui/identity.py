@@ -212,7 +212,7 @@ def identity_sidebar() -> None:
             with st.expander("Teacher sign-in"):
                 with st.form("teacher_sign_in", border=False):
                     password = st.text_input("Teacher password", type="password", key="teacher_pw")
-                    name = st.text_input("Your name", value=s.teacher_name, key="teacher_name")
+                    name = st.text_input("Teacher's name", value=s.teacher_name, key="teacher_name")
                     go = st.form_submit_button("Sign in")
                 if go:
                     if sign_in(password, name):
