@@ -20,10 +20,11 @@ from fmnist_core.ui.loaders import (
     current_artifacts,
     dataset_or_stop,
     embedding_features,
+    my_runs,
     placed_image,
 )
 from fmnist_core.ui.streamlit_patches import run_through_app
-from fmnist_core.ui.version_widgets import name_versions_in_use
+from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
 from fmnist_core.ui.widgets import image_grid
 
 METHOD_NAMES = {label: method for method, label in METHOD_LABELS.items()}
@@ -40,14 +41,17 @@ st.markdown(
 ds = dataset_or_stop()
 artifacts = current_artifacts()[0]
 name_versions_in_use(artifacts)
-models = [a.name for a in artifacts]
+mine = my_runs()
+# a model's name means the class's version; the person's own choice goes by its ref (name@id)
+models = [a.ref if a.name in mine else a.name for a in artifacts]
 sources = ["pixels", *models]
 if "embed_request" not in st.session_state:
     st.session_state["embed_request"] = make_request("pixels", "umap", 5000, 2)
 
 with st.form("embed_form"):
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
-    source = c1.selectbox("Features", sources, help="Raw pixels, or a model's last hidden layer")
+    source = c1.selectbox("Features", sources, help="Raw pixels, or a model's last hidden layer",
+                          format_func=lambda r: "pixels" if r == "pixels" else model_label(r))  # fmt: skip
     method_label = c2.selectbox("Method", list(METHOD_NAMES), index=2)
     n = c3.select_slider("Images", [1000, 2000, 5000, 10000, ALL_IMAGES], value=5000,
                          help="A stratified subset of the test set; 70,000 = all images (PCA and UMAP)")  # fmt: skip

@@ -109,6 +109,14 @@ def test_a_students_run_shows_on_their_pages_only(alex_run, monkeypatch):
     board = other.dataframe[0].value.set_index("Model")
     assert board.loc["twoconv", "Test accuracy"] > run_accuracy + 20
     assert find_artifact("twoconv").version == SHIPPED
+    # the Embeddings page maps Alex's run's features, not the class's version's
+    emb = AppTest.from_file(str(ROOT / "pages" / "embeddings.py"), default_timeout=120)
+    emb.session_state["_actor"] = ALEX
+    emb.session_state["my_runs"] = {"twoconv": alex_run.version}
+    emb.run()
+    assert not emb.exception
+    sources = emb.selectbox[0].options
+    assert any(o.startswith("twoconv: run") and "by Alex" in o for o in sources), sources
 
 
 def _running_job_of(actor: Actor) -> None:
