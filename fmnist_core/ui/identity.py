@@ -8,6 +8,8 @@ person, with the same runs. Within a tab it is also kept in the session state.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import time
@@ -41,6 +43,7 @@ from fmnist_core.ui.phone import run_script
 
 _ENV = (PASSWORD_ENV, EMAILS_ENV, TEACHER_NAME_ENV)
 COOKIE = "fmnist_id"
+RUNS_COOKIE = "fmnist_runs"  # {model: version} this browser uses for itself
 ACTOR = "_actor"  # session state: this tab's Actor
 _SETTINGS: tuple[tuple, ClassSettings | None] = ((), None)
 _SECRET: list[bytes] = []
@@ -87,14 +90,36 @@ def _remember(actor: Actor) -> None:
     st.session_state["_cookie_to_write"] = (sign_identity(actor, _secret()), days)
 
 
+def remembered_runs() -> dict[str, str]:
+    """The versions this browser chose for itself ("Use in my session"), from its cookie: a
+    reload or a new tab keeps them. Only names and ids: the pages check they still exist."""
+    try:
+        raw = st.context.cookies.get(RUNS_COOKIE) or ""
+        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))) if raw else {}
+    except (AttributeError, RuntimeError, ValueError, binascii.Error):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def remember_runs(runs: dict[str, str]) -> None:
+    raw = base64.urlsafe_b64encode(json.dumps(runs, separators=(",", ":")).encode()).decode()
+    st.session_state["_runs_cookie_to_write"] = raw.rstrip("=")
+
+
 def write_cookie_if_needed() -> None:
-    """Run once per script run (app.py): sends a changed identity's cookie to the browser."""
+    """Run once per script run (app.py): sends a changed identity's cookie, and a changed
+    choice of versions, to the browser."""
     pending = st.session_state.pop("_cookie_to_write", None)
-    if pending is None:
-        return
-    value, days = pending
-    cookie = f"{COOKIE}={value}; path=/; max-age={days * 86400}; SameSite=Lax"
-    run_script(f"document.cookie = {json.dumps(cookie)};", value)
+    if pending is not None:
+        value, days = pending
+        cookie = f"{COOKIE}={value}; path=/; max-age={days * 86400}; SameSite=Lax"
+        run_script(f"document.cookie = {json.dumps(cookie)};", value)
+    runs = st.session_state.pop("_runs_cookie_to_write", None)
+    if runs is not None:
+        cookie = f"{RUNS_COOKIE}={runs}; path=/; max-age={STUDENT_TOKEN_DAYS * 86400}; SameSite=Lax"
+        run_script(f"document.cookie = {json.dumps(cookie)};", f"runs {runs}")
 
 
 def _oidc_teacher(s: ClassSettings) -> Actor | None:

@@ -34,6 +34,7 @@ from fmnist_core.data.fashion_mnist import HOW_TO_GET, Dataset, load_dataset
 from fmnist_core.data.gallery import image_digest
 from fmnist_core.errors import DatasetError
 from fmnist_core.models import list_models
+from fmnist_core.ui.identity import remember_runs, remembered_runs
 from fmnist_core.versions import (
     Artifact,
     ArtifactError,
@@ -111,7 +112,7 @@ def current_artifacts() -> tuple[list[Artifact], dict[str, str]]:
     the class's versions where they chose "Use my run in my session"."""
     signature = state_signature(list_models())
     artifacts, problems = _LATEST_ARTIFACTS.get(signature, _artifacts_for)
-    mine = st.session_state.get(MY_RUNS)
+    mine = my_runs()
     if not mine:
         return artifacts, problems
     return _with_my_runs(signature, tuple(sorted(mine.items())), artifacts), problems
@@ -125,7 +126,7 @@ def _with_my_runs(
         try:
             art = _version_for(signature, name, version)
         except ArtifactError:  # deleted since (by its owner or the teacher): back to the class's
-            st.session_state[MY_RUNS].pop(name, None)
+            use_in_my_session(name, None)
             st.toast(f"Your run of {name} is gone; this page shows the class's version again.")
             continue
         out = [art if a.name == name else a for a in out]
@@ -147,10 +148,14 @@ def use_in_my_session(name: str, version: str | None) -> None:
     else:
         mine[name] = version
     st.session_state[MY_RUNS] = mine
+    remember_runs(mine)  # a reload or a new tab keeps the choice
 
 
 def my_runs() -> dict[str, str]:
-    return dict(st.session_state.get(MY_RUNS) or {})
+    """The versions this person chose for their own pages (kept in the browser's cookie)."""
+    if MY_RUNS not in st.session_state:
+        st.session_state[MY_RUNS] = remembered_runs()
+    return dict(st.session_state[MY_RUNS])
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

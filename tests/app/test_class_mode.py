@@ -213,6 +213,13 @@ def test_teacher_and_student_in_two_browsers(class_server, browser):
     click_settled(tab.get_by_role("button", name="Use in my session"))
     _idle(tab)
     assert _versions(cache) == before  # the class's versions are untouched
+    # the choice is this browser's: a page opened afresh shows the run, named as theirs
+    tab.goto(url + "/predict", wait_until="domcontentloaded")
+    tab.get_by_text("For you only").first.wait_for(timeout=60_000)
+    assert "your choice" in tab.get_by_text("For you only").first.inner_text()
+    tab.goto(url + "/models", wait_until="domcontentloaded")
+    tab.get_by_text(f"{model}: 2 versions; in use").first.click()
+    _idle(tab)
     click_settled(tab.get_by_role("button", name="Back to the class's version"))
     _idle(tab)
     assert _versions(cache) == before
