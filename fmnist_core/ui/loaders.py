@@ -154,7 +154,8 @@ def use_in_my_session(name: str, version: str | None) -> None:
 def my_runs() -> dict[str, str]:
     """The versions this person chose for their own pages (kept in the browser's cookie)."""
     if MY_RUNS not in st.session_state:
-        st.session_state[MY_RUNS] = remembered_runs()
+        known = set(list_models())  # a cookie is the browser's: only registry names count
+        st.session_state[MY_RUNS] = {n: v for n, v in remembered_runs().items() if n in known}
     return dict(st.session_state[MY_RUNS])
 
 
