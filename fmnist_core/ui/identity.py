@@ -75,12 +75,18 @@ def class_mode() -> bool:
     return settings().class_mode
 
 
-def _from_cookie() -> Actor | None:
+def _cookie(name: str) -> str:
+    """A cookie the browser sent when this tab connected ('' when none, or no browser: bare
+    mode and AppTest, whose context is a stand-in)."""
     try:
-        token = st.context.cookies.get(COOKIE)
-    except (AttributeError, RuntimeError):  # no browser (bare mode, some tests)
-        return None
-    return read_identity(token, _secret())
+        value = st.context.cookies.get(name)
+    except (AttributeError, RuntimeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def _from_cookie() -> Actor | None:
+    return read_identity(_cookie(COOKIE), _secret())
 
 
 def _remember(actor: Actor) -> None:
@@ -93,10 +99,10 @@ def _remember(actor: Actor) -> None:
 def remembered_runs() -> dict[str, str]:
     """The versions this browser chose for itself ("Use in my session"), from its cookie: a
     reload or a new tab keeps them. Only names and ids: the pages check they still exist."""
+    raw = _cookie(RUNS_COOKIE)
     try:
-        raw = st.context.cookies.get(RUNS_COOKIE) or ""
         data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))) if raw else {}
-    except (AttributeError, RuntimeError, ValueError, binascii.Error):
+    except (ValueError, binascii.Error):
         return {}
     if not isinstance(data, dict):
         return {}
