@@ -9,7 +9,9 @@ end to end); these clients cost almost nothing, so the latency here is the serve
 
 Reports errors (goal: zero: exceptions, error boxes, missing answers, timeouts, failed
 uploads), p50/p95 latency from the action to the run that shows every model's answer, and the
-server's peak memory (VmHWM). SESSIONS / SECONDS change the load.
+server's peak memory (VmHWM). SESSIONS / SECONDS change the load; SERVERS=2 (or more) starts
+that many servers behind HAProxy (deploy/serve.py) and measures them through the proxy, each
+session kept on its server by the proxy's affinity cookie.
 """
 
 import asyncio
@@ -17,16 +19,20 @@ import base64
 import io
 import os
 import time
+import urllib.parse
+from collections import Counter
 
 import numpy as np
-from browser import peak_memory_mib, print_load_results, streamlit_server
+from browser import peak_memory_mib, print_load_results, streamlit_server, streamlit_servers
 from PIL import Image
-from st_protocol import StreamlitSession
+from st_protocol import XSRF_COOKIE, StreamlitSession
+from websockets.asyncio.client import connect
 
 from fmnist_core.data.fashion_mnist import load_dataset
 
 SESSIONS = int(os.environ.get("SESSIONS", 30))  # a class
 SECONDS = float(os.environ.get("SECONDS", 60))
+SERVERS = int(os.environ.get("SERVERS", 1))  # more than one: behind HAProxy
 CLIENT_TIMEOUT = 120.0  # seconds a client waits for one run before counting an error
 ds = load_dataset()
 # the server's steady state: its one-off background compile of UMAP's code (about 30 s of CPU
@@ -76,8 +82,38 @@ def widget_id(run, kind: str, label: str | None = None) -> str:
     raise RuntimeError(f"no {kind} {label or ''} on the page")
 
 
-async def session(url, sid, latencies, switches, errors):
-    s = StreamlitSession(url, "predict", timeout=CLIENT_TIMEOUT)
+class ProxiedSession(StreamlitSession):
+    """A session through the proxy: the websocket request carries every cookie of the first
+    answer, as a browser's does, the proxy's affinity cookie (SERVERID) with the XSRF one, so
+    the socket reaches the server that answered (and that the uploads will reach)."""
+
+    server = ""  # the affinity cookie's value: which server holds this session
+
+    async def open(self):
+        await asyncio.to_thread(
+            self.http.get, self.base_url + "/_stcore/health", timeout=self.timeout
+        )
+        self.server = self.http.cookies.get("SERVERID", "")
+        xsrf = self.http.cookies.get(XSRF_COOKIE, "")
+        host = urllib.parse.urlsplit(self.base_url).netloc
+        self.ws = await connect(
+            f"ws://{host}/_stcore/stream",
+            subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],
+            additional_headers={
+                "Origin": self.base_url,
+                "Cookie": "; ".join(f"{c.name}={c.value}" for c in self.http.cookies),
+            },
+            max_size=None,
+            open_timeout=self.timeout,
+        )
+        return await self.rerun()
+
+
+async def session(url, sid, latencies, switches, errors, servers=None):
+    if SERVERS > 1:
+        s = ProxiedSession(url, "predict", timeout=CLIENT_TIMEOUT)
+    else:
+        s = StreamlitSession(url, "predict", timeout=CLIENT_TIMEOUT)
     try:
         run = await s.open()
         source = widget_id(run, "button_group", "Image source")
@@ -110,10 +146,47 @@ async def session(url, sid, latencies, switches, errors):
     except Exception as e:  # a timeout, a refused upload or a dropped socket is an error
         errors.append(f"session {sid}: {type(e).__name__}: {str(e).splitlines()[0][:150]}")
     finally:
+        if servers is not None:
+            servers[getattr(s, "server", "") or "?"] += 1
         await s.close()
 
 
+async def main_proxied():
+    """SERVERS servers behind HAProxy: the same sessions through the proxy."""
+    with streamlit_servers(SERVERS) as d:
+        for server_url in d.server_urls:  # each server loads the dataset and models first
+            warm = StreamlitSession(server_url, "predict", timeout=300)
+            await warm.open()
+            await warm.close()
+        latencies, switches, errors, servers = [], [], [], Counter()
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(session(d.url, i, latencies, switches, errors, servers) for i in range(SESSIONS))
+        )
+        took = time.perf_counter() - start
+        peaks = [peak_memory_mib(p.pid) for p in d.servers]
+    sw = np.array(switches) * 1000
+    print(
+        f"{SESSIONS} sessions x {SECONDS:.0f} s against {SERVERS} servers behind haproxy "
+        f"({took:.0f} s in all),"
+    )
+    print("each a websocket client speaking Streamlit's protocol (no browsers)")
+    print(
+        "sessions per server (the affinity cookie): "
+        + ", ".join(f"{name} {n}" for name, n in sorted(servers.items()))
+    )
+    print_load_results(np.array(latencies) * 1000, errors)
+    if len(sw):
+        print(
+            f"switching source (a plain rerun): p50 {np.percentile(sw, 50):.0f} ms, "
+            f"p95 {np.percentile(sw, 95):.0f} ms"
+        )
+    print("servers' peak memory (VmHWM): " + ", ".join(f"{p:.0f} MiB" for p in peaks))
+
+
 async def main():
+    if SERVERS > 1:
+        return await main_proxied()
     with streamlit_server() as (url, proc):
         # one session first: the server loads the dataset and the models (as after a restart)
         warm = StreamlitSession(url, "predict", timeout=300)

@@ -42,6 +42,19 @@ def streamlit_server():
 
 
 @contextlib.contextmanager
+def streamlit_servers(n: int):
+    """`n` app servers behind HAProxy (deploy/serve.py), on this process's environment;
+    yields the deployment (its .url is the proxy's, .server_urls and .servers each server's)."""
+    import importlib.util  # deploy/ is a folder of scripts, not a package
+
+    spec = importlib.util.spec_from_file_location("fmnist_serve", ROOT / "deploy" / "serve.py")
+    serve = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(serve)
+    with serve.serving(n) as deployment:
+        yield deployment
+
+
+@contextlib.contextmanager
 def chromium():
     from playwright.sync_api import sync_playwright
 
