@@ -29,6 +29,7 @@ from fmnist_core.explain.explanation import explain, write_pictures
 from fmnist_core.explain.inspector import Inspector
 from fmnist_core.models import get_spec
 from fmnist_core.roles import MACHINE_OWNER
+from fmnist_core.training.checkpoint import interrupted_runs, newest_interrupted
 from fmnist_core.versions import (
     activate,
     available_artifacts,
@@ -207,6 +208,8 @@ def _progress_bar(desc: str = ""):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.interrupted or args.resume:  # before TensorFlow loads: a refusal is quick
+        return _train_interrupted(args)
     # loads TensorFlow: only for the commands that need it
     from fmnist_core.training.run import TrainOptions, run_training
 
@@ -228,6 +231,46 @@ def cmd_train(args: argparse.Namespace) -> int:
     k = m.get("kfold")
     if k:
         print(f"  {k['k']}-fold: mean {k['mean'] * 100:.2f}% std {k['std'] * 100:.2f}")
+    print(f"  saved to {art.path}")
+    return 0
+
+
+# the training settings a resumed run takes from its checkpoint, not from the command line
+_RUN_SETTINGS = ("epochs", "augment_epochs", "kfold", "batch_size", "limit", "distribute",
+                 "precision", "weights", "image_size", "widths", "out", "note")  # fmt: skip
+
+
+def _train_interrupted(args: argparse.Namespace) -> int:
+    """`train MODEL --interrupted`: the model's interrupted runs, one a line; `--resume`: the
+    newest continued from its last complete epoch."""
+    get_spec(args.model)
+    if args.interrupted:
+        runs = interrupted_runs(args.model)
+        if args.json:
+            _print_json([r.as_json() for r in runs], indent=2)
+        for r in runs if not args.json else []:
+            print(r.describe())
+        if not runs and not args.json:
+            print(f"{args.model}: no interrupted run")
+        return 0
+    if args.kfold:
+        raise FmnistError("k-fold runs keep no checkpoints and cannot be resumed: train again.")
+    given = [f"--{k.replace('_', '-')}" for k in _RUN_SETTINGS if getattr(args, k) is not None]
+    if given or args.seed:
+        raise FmnistError(
+            f"--resume continues a run with the settings it started with: drop {', '.join(given or ['--seed'])}"
+        )
+    newest_interrupted(args.model)  # one line, before TensorFlow loads, if there is none
+    from fmnist_core.training.run import resume_training  # loads TensorFlow
+
+    with _progress_bar() as progress:
+        art = resume_training(args.model, progress=progress)
+    m = art.manifest
+    at = (m.get("resumed") or [{}])[-1].get("at_epoch")
+    print(
+        f"{args.model}: resumed after epoch {at}; test accuracy {m['test_accuracy'] * 100:.2f}%, "
+        f"{len(m['history'])} epochs, {m['training_seconds']:.0f} s on {m['device']}"
+    )
     print(f"  saved to {art.path}")
     return 0
 
@@ -501,6 +544,15 @@ def _add_train(sub) -> None:
         "--out", type=Path, help="save as OUT/MODEL/ (default: a new version in the user cache)"
     )
     p.add_argument("--note", help="why this run departs from the recipe (kept in the manifest)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue MODEL's newest interrupted run from its last complete epoch",
+    )
+    p.add_argument(
+        "--interrupted", action="store_true", help="list MODEL's interrupted runs (with --json)"
+    )
+    p.add_argument("--json", action="store_true", help="with --interrupted: as JSON")
     p.set_defaults(func=cmd_train)
 
 

@@ -174,6 +174,9 @@ class Manifest(TypedDict, total=False):
     note: str
     started_by: StartedBy
     initialised_from: InitialisedFrom
+    # an interrupted run continued from its checkpoint (training/checkpoint.py): each
+    # {"at_epoch": the last complete epoch, "utc": when it was resumed}
+    resumed: list[dict[str, Any]]
     # the ensemble
     members: list[str]
     member_weights: dict[str, float]

@@ -54,6 +54,7 @@ def settings_form(lock) -> None:
     if spec.assembled:
         assemble_form(model, defaults, lock)
         return
+    resume_offer(model, lock)
     if recipe.init_from:
         st.info(
             f"{model} starts from **{recipe.init_from}**'s trained weights (the version in use) "
@@ -84,6 +85,27 @@ def settings_form(lock) -> None:
         _start(model, options, owner)
 
 
+def resume_offer(model: str, lock) -> None:
+    """A run of this model that stopped part-way (a restart, a crash): continue it from its
+    last complete epoch."""
+    runs = train_jobs.interrupted(model)
+    if not runs:
+        return
+    run = runs[0]
+    who = (run.run.get("options") or {}).get("started_by") or "someone"
+    st.warning(
+        f"A run of **{model}** by {who} was interrupted at epoch **{run.epoch} of "
+        f"{run.epochs}** (last saved {run.updated_utc}). Resume it from there, with its settings?"
+    )
+    if st.button("Resume", key="train_resume", disabled=lock is not None):
+        _start(model, {}, owner_field_value(), resume=True)
+
+
+def owner_field_value() -> str:
+    actor = current_actor()
+    return actor.name if actor.name and actor.name != "You" else ""
+
+
 def assemble_form(model: str, defaults: dict, lock) -> None:
     """The ensemble trains nothing: one click chooses its members among the models in use."""
     st.info(
@@ -108,12 +130,12 @@ def owner_field() -> str:
     return st.text_input("Your name (shown to others while you train)", key="train_owner")
 
 
-def _start(model: str, options: dict, owner: str) -> None:
+def _start(model: str, options: dict, owner: str, resume: bool = False) -> None:
     actor = current_actor()
     try:
         if owner.strip() and owner.strip() != actor.name:
             actor = set_name(owner)  # given once: the next run, a reload, a new tab know it
-        train_jobs.start_job(model, options, actor)
+        train_jobs.start_job(model, options, actor, resume=resume)
         st.session_state["train_mine"] = True
     except FmnistError as e:
         st.error(str(e))

@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import keras
 import numpy as np
@@ -33,6 +33,9 @@ from fmnist_core.data.augment import STYLE_SHARES, CropFlipErase, PictureStyles
 from fmnist_core.errors import FmnistError
 from fmnist_core.models import ModelSpec, Recipe
 
+if TYPE_CHECKING:
+    from fmnist_core.training.checkpoint import Restored  # for the types only
+
 log = logging.getLogger(__name__)
 
 # Integer labels throughout: sparse categorical cross-entropy is the same loss as the
@@ -41,6 +44,11 @@ TRAINING_LOSS = "sparse_categorical_crossentropy"
 
 # Tutorial 000's ImageDataGenerator settings (shear is in degrees there).
 AUGMENTATION = {"rotation_degrees": 8, "shift": 0.08, "shear_degrees": 0.3, "zoom": 0.08}
+
+
+# After each complete epoch: save(model, history so far, phase index, epochs of that phase
+# done, training seconds so far) (training/checkpoint.py's Checkpointer.save).
+EpochSaver = Callable[[Any, list[EpochRow], int, int, float], None]
 
 
 class TrainingCancelled(FmnistError):
@@ -487,21 +495,52 @@ def fit(
     device: str | None = None,
     precision: str | None = None,
     initial_weights: list | None = None,
+    checkpoint: EpochSaver | None = None,
+    resume_from: Restored | None = None,
 ) -> TrainResult:
     """Build a `spec` model and train it by the recipe (plain phase, then augmented): from
-    fresh weights, or from `initial_weights` (a trained model's, to fine-tune)."""
+    fresh weights, or from `initial_weights` (a trained model's, to fine-tune). `checkpoint`
+    is called after every complete epoch; `resume_from` (a checkpoint's content) continues an
+    interrupted run after its last complete epoch, with its optimiser state and history."""
     device = device or device_description()
     policy = _configure_precision(device, precision)
-    keras.utils.set_random_seed(seed)
+    done = len(resume_from.history) if resume_from else 0
+    # a resumed run draws new random numbers (dropout, augmentation) for its new epochs
+    keras.utils.set_random_seed(seed + done)
     steps = math.ceil(len(x_train) / recipe.batch_size)
-    model = _compiled_model(spec, recipe, steps, distribute, build_overrides, initial_weights)
+    if resume_from is not None:
+        initial_weights = resume_from.weights
+    model = _compiled_model(spec, recipe, steps, distribute, build_overrides, initial_weights,
+                            resume_from.optimizer if resume_from else None)  # fmt: skip
     val = _validation_batches(x_val, y_val, seed)
-    history: list[EpochRow] = []
+    history: list[EpochRow] = list(resume_from.history) if resume_from else []
+    earlier = resume_from.seconds if resume_from else 0.0
     start = time.perf_counter()
-    for phase, epochs, augment in _phases(recipe):
+    for index, (phase, epochs, augment) in enumerate(_phases(recipe)):
+        first = 0  # this phase's epochs already done (a resumed run)
+        if resume_from is not None:
+            if index < resume_from.phase:
+                continue
+            if index == resume_from.phase:
+                first = resume_from.phase_epoch
+                if first >= epochs:
+                    continue
+        offset = len(history) - first
+        # a resumed phase shuffles with a new seed: its epochs see new orders, not the first's
         batches = _training_batches(x_train, y_train, recipe, augment, seed=seed + len(history))
-        cb = _callbacks(progress, should_stop, phase, len(history), _total_epochs(recipe), steps)
-        _fit_phase(model, batches, val, epochs, [cb, *_early_stopping(recipe, val)])
+        cb = _callbacks(progress, should_stop, phase, offset, _total_epochs(recipe), steps)
+        callbacks = [cb, *_early_stopping(recipe, val)]
+        if checkpoint is not None:
+            callbacks.append(
+                _EpochCheckpoint(
+                    checkpoint,
+                    cb,
+                    list(history),
+                    index,
+                    lambda: earlier + time.perf_counter() - start,
+                )  # fmt: skip
+            )
+        _fit_phase(model, batches, val, epochs, callbacks, initial_epoch=first)
         history.extend(cb.epochs)
         if cb.cancelled:
             raise TrainingCancelled(f"training of {spec.name} was cancelled")
@@ -509,7 +548,7 @@ def fit(
         model=model,
         history=history,
         recipe=recipe,
-        seconds=time.perf_counter() - start,
+        seconds=earlier + time.perf_counter() - start,
         device=device,
         backend=backend_name(),
         best_epoch=_best_epoch(history) if val is not None else None,
@@ -529,9 +568,11 @@ def _compiled_model(
     distribute: str | None,
     build_overrides: dict[str, Any] | None,
     initial_weights: list | None,
+    optimizer_state: list | None = None,
 ) -> Any:
     """A `spec` model built and compiled under the distribution strategy, with fresh weights
-    or `initial_weights`; `steps` batches make an epoch."""
+    or `initial_weights` (and `optimizer_state`, a resumed run's); `steps` batches make an
+    epoch."""
     with _strategy_scope(distribute):
         model = spec.build(**(build_overrides or {}))
         if initial_weights is not None:
@@ -545,7 +586,21 @@ def _compiled_model(
             total_steps=_total_epochs(recipe) * steps,
             steps_per_epoch=steps,
         )
+        if optimizer_state is not None:
+            _restore_optimizer(model, optimizer_state, spec.name)
     return model
+
+
+def _restore_optimizer(model: Any, state: list, name: str) -> None:
+    """A resumed run's optimiser variables (its step count, moments, loss scale)."""
+    model.optimizer.build(model.trainable_variables)
+    variables = model.optimizer.variables
+    if len(variables) != len(state) or any(
+        tuple(v.shape) != tuple(a.shape) for v, a in zip(variables, state)
+    ):
+        raise FmnistError(f"the checkpoint's optimiser state does not fit {name}: train it again")
+    for v, a in zip(variables, state):
+        v.assign(a)
 
 
 def _validation_batches(x_val: np.ndarray | None, y_val: np.ndarray | None, seed: int) -> Any:
@@ -592,10 +647,29 @@ def _early_stopping(recipe: Recipe, val: Any) -> list[keras.callbacks.Callback]:
     ]
 
 
-def _fit_phase(model: Any, batches: Any, val: Any, epochs: int, callbacks: list) -> None:
+def _fit_phase(
+    model: Any, batches: Any, val: Any, epochs: int, callbacks: list, initial_epoch: int = 0
+) -> None:
     with warnings.catch_warnings():  # Keras warns that a tf.data input ignores shuffle=True
         warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-        model.fit(batches, validation_data=val, epochs=epochs, verbose=0, callbacks=callbacks)
+        model.fit(batches, validation_data=val, epochs=epochs, verbose=0, callbacks=callbacks,
+                  initial_epoch=initial_epoch)  # fmt: skip
+
+
+class _EpochCheckpoint(keras.callbacks.Callback):
+    """After every complete epoch (not one cut short by a cancel): the run's checkpoint."""
+
+    def __init__(self, save: EpochSaver, engine_cb: Any, before: list[EpochRow], phase: int,
+                 seconds: Callable[[], float]):  # fmt: skip
+        super().__init__()
+        self.save, self.engine_cb, self.before = save, engine_cb, before
+        self.phase, self.seconds = phase, seconds
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.engine_cb.cancelled:
+            return
+        history = [*self.before, *self.engine_cb.epochs]
+        self.save(self.model, history, self.phase, epoch + 1, self.seconds())
 
 
 def _best_epoch(history: list[EpochRow]) -> int | None:

@@ -10,6 +10,7 @@ process has died is stale and is cleared by the next start.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -25,8 +26,9 @@ from fmnist_core.errors import FmnistError
 from fmnist_core.models import get_spec
 from fmnist_core.paths import cache_dir
 from fmnist_core.roles import TEACHER_ONLY, Actor, NotAllowed, may_manage
+from fmnist_core.training.checkpoint import Interrupted, interrupted_runs, newest_interrupted
 from fmnist_core.training.engine import TrainingCancelled, device_description
-from fmnist_core.training.run import TrainOptions, run_training
+from fmnist_core.training.run import TrainOptions, resume_training, run_training
 
 LOCK_FILE = "training.lock"
 STATUS_FILE = "training-status.json"
@@ -134,16 +136,19 @@ def progress_text(status: dict) -> str:
     )
 
 
-def start_job(model: str, options: dict[str, Any], actor: Actor) -> dict:
+def start_job(model: str, options: dict[str, Any], actor: Actor, *, resume: bool = False) -> dict:
     """Start a training process for `actor`; raise JobBusy if one is running. Returns the
     initial status. The lock and the run's manifest keep the actor's name and id: they are
-    told it is their own run, and may cancel it and delete it."""
+    told it is their own run, and may cancel it and delete it. `resume`: continue the
+    model's newest interrupted run instead (its own settings; `options` are ignored)."""
     owner, session = actor.name or "someone", actor.id
     get_spec(model)  # unknown names and impossible settings fail here, not in the background
+    if resume:
+        options = newest_interrupted(model).run["options"]  # NothingToResume when none
     TrainOptions.from_dict(options)
     cache_dir().mkdir(parents=True, exist_ok=True)
     job = {"model": model, "options": options, "owner": owner, "session": session,
-           "started": time.time()}  # fmt: skip
+           "started": time.time(), "resume": resume}  # fmt: skip
     # Take the lock here, before the child starts: a second click during the seconds the
     # child spends importing TensorFlow must already find it taken.
     _create_lock({"pid": os.getpid(), "owner": job["owner"], "model": model, "since": time.time(),
@@ -171,6 +176,11 @@ def start_job(model: str, options: dict[str, Any], actor: Actor) -> dict:
               "updated": time.time()}  # fmt: skip
     _write_json(_path(STATUS_FILE), status)
     return status
+
+
+def interrupted(model: str) -> list[Interrupted]:
+    """The model's interrupted runs, newest first (what the Train page offers to resume)."""
+    return interrupted_runs(model)
 
 
 def may_cancel(actor: Actor, lock: dict | None) -> bool:
@@ -224,6 +234,9 @@ def run_job(job: dict) -> int:
     _take_lock(job)
     status = {**job, "pid": os.getpid(), "state": "running", "fraction": 0.0, "history": [],
               "device": device_description(), "updated": time.time()}  # fmt: skip
+    if job.get("resume"):  # the curves start with the epochs done before the interruption
+        with contextlib.suppress(FmnistError):
+            status["history"] = newest_interrupted(job["model"]).history
     _write_json(_path(STATUS_FILE), status)
     last_write = 0.0
     last_check = 0.0
@@ -260,11 +273,14 @@ def run_job(job: dict) -> int:
         return cancelled
 
     try:
-        opts = TrainOptions.from_dict(
-            {**job["options"], "started_by": job["owner"], "via": "app",
-             "session": job.get("session", "")}
-        )  # fmt: skip
-        art = run_training(job["model"], opts, progress=progress, should_stop=should_stop)
+        if job.get("resume"):  # the run keeps its settings and who started it
+            art = resume_training(job["model"], progress=progress, should_stop=should_stop)
+        else:
+            opts = TrainOptions.from_dict(
+                {**job["options"], "started_by": job["owner"], "via": "app",
+                 "session": job.get("session", "")}
+            )  # fmt: skip
+            art = run_training(job["model"], opts, progress=progress, should_stop=should_stop)
         status.update(state="finished", fraction=1.0, artifact=str(art.path), version=art.version,
                       test_accuracy=art.manifest["test_accuracy"],
                       training_seconds=art.manifest["training_seconds"])  # fmt: skip

@@ -6,9 +6,9 @@ import datetime as dt
 import inspect
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -33,8 +33,11 @@ from fmnist_core.data.fashion_mnist import (
 )
 from fmnist_core.errors import FmnistError
 from fmnist_core.models import ModelSpec, Recipe, get_spec, list_models
+from fmnist_core.training.checkpoint import Checkpointer, Restored, newest_interrupted
 from fmnist_core.training.engine import (
     PRECISIONS,
+    EpochSaver,
+    TrainingCancelled,
     TrainResult,
     backend_name,
     cross_validate,
@@ -170,10 +173,77 @@ def run_training(
         result, extra = _assemble(
             plan.spec, plan.recipe, opts, data.x_val, data.y_val, root=root, progress=progress
         )
-    else:
+        return _finish(name, plan, opts, ds, data, result, kfold, extra, root, progress)
+    ckpt = _checkpointer(name, plan, opts, root, data_source, extra)
+    try:
         result = _fit_final(
-            plan, data, opts, start_from, progress=progress, should_stop=should_stop
-        )
+            plan, data, opts, start_from, progress=progress, should_stop=should_stop,
+            checkpoint=ckpt.save if ckpt else None,
+        )  # fmt: skip
+        art = _finish(name, plan, opts, ds, data, result, kfold, extra, root, progress)
+    except TrainingCancelled:
+        if ckpt is not None:  # a cancelled run is not resumed: nothing is kept
+            ckpt.delete()
+        raise
+    if ckpt is not None:
+        ckpt.delete()
+    return art
+
+
+def resume_training(
+    name: str,
+    *,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Artifact:
+    """Continue the newest interrupted run of `name` after its last complete epoch, with the
+    settings it started with; saved as it would have been (a version, or `root/<name>/`),
+    its manifest saying where it was resumed. NothingToResume (one line) if there is none."""
+    found = newest_interrupted(name)
+    run = found.run
+    opts = TrainOptions.from_dict(run["options"])
+    plan = _plan(name, opts)
+    ds = load_dataset(run.get("data_source"))
+    data = _training_data(ds, plan.recipe, opts)
+    ckpt = Checkpointer.resume(found)
+    restored = ckpt.restore()
+    extra = cast(Manifest, {**run.get("extra", {}), "resumed": ckpt.resumed})
+    root = Path(run["root"]) if run.get("root") else None
+    progress = _with_fraction(progress, 0)
+    try:
+        result = _fit_final(
+            plan, data, opts, None, progress=progress, should_stop=should_stop,
+            checkpoint=ckpt.save, resume_from=restored,
+        )  # fmt: skip
+        art = _finish(name, plan, opts, ds, data, result, None, extra, root, progress)
+    except TrainingCancelled:
+        ckpt.delete()
+        raise
+    ckpt.delete()
+    return art
+
+
+def _checkpointer(
+    name: str, plan: _Plan, opts: TrainOptions, root: Path | None, data_source: str | None,
+    extra: Manifest,
+) -> Checkpointer | None:  # fmt: skip
+    """A run's checkpoints (every epoch), so that it can be resumed; None for k-fold runs
+    (refused by --resume)."""
+    if plan.recipe.kfold:
+        return None
+    return Checkpointer.start(name, {
+        "options": asdict(opts), "root": str(root) if root is not None else None,
+        "data_source": data_source, "extra": extra, "seed": opts.seed,
+        "epochs": plan.recipe.epochs + plan.recipe.augment_epochs,
+    })  # fmt: skip
+
+
+def _finish(
+    name: str, plan: _Plan, opts: TrainOptions, ds: Dataset, data: _TrainingData,
+    result: TrainResult, kfold: KFoldResult | None, extra: Manifest, root: Path | None,
+    progress: ProgressFn | None,
+) -> Artifact:  # fmt: skip
+    """Evaluate the trained model on the test set, calibrate, save."""
     _to_float32(result)
     probs, scores = _evaluate(result, ds, progress)
     manifest = _manifest(
@@ -285,6 +355,8 @@ def _fit_final(
     *,
     progress: ProgressFn | None,
     should_stop: Callable[[], bool] | None,
+    checkpoint: EpochSaver | None = None,
+    resume_from: Restored | None = None,
 ) -> TrainResult:
     """The model that is kept: fitted on the training part, validated on the validation part."""
     return fit(
@@ -301,6 +373,8 @@ def _fit_final(
         build_overrides=plan.build,
         precision=opts.precision,
         initial_weights=start_from,
+        checkpoint=checkpoint,
+        resume_from=resume_from,
     )
 
 
