@@ -104,6 +104,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     rows = model_catalog()
+    for r in rows:  # runs a restart interrupted: `train MODEL --resume` continues them
+        r["interrupted"] = [run.as_json() for run in interrupted_runs(r["name"])]
     if args.json:
         _print_json(rows, indent=2)
         return 0
@@ -124,6 +126,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                 acc = f"{v['test_accuracy'] * 100:.2f}%" if v["test_accuracy"] is not None else "-"
                 mark = "*" if v["active"] else " "
                 print(f"  {mark} {v['id']:22s} {acc:>8s}  {v['changes'] or ''}")
+        for run in r["interrupted"]:
+            print(f"  ! run {run['run_id']} interrupted at epoch {run['epoch']} of "
+                  f"{run['epochs']}: python -m fmnist_core train {r['name']} --resume")  # fmt: skip
     return 0
 
 

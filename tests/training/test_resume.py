@@ -69,6 +69,11 @@ def test_a_killed_run_is_listed_and_resume_finishes_it_as_one_run(
     assert f"interrupted at epoch {k} of {EPOCHS}" in listed.stdout
     as_json = json.loads(run_cli("train", MODEL, "--interrupted", "--json", check=True).stdout)
     assert [(r["epoch"], r["epochs"]) for r in as_json] == [(k, EPOCHS)]
+    # and `list` names it, with the command that continues it
+    catalog = json.loads(run_cli("list", "--json", check=True).stdout)
+    row = next(r for r in catalog if r["name"] == MODEL)
+    assert [(r["epoch"], r["epochs"]) for r in row["interrupted"]] == [(k, EPOCHS)]
+    assert f"train {MODEL} --resume" in run_cli("list", check=True).stdout
 
     # a resume with settings of its own is refused in one line
     refused = run_cli("train", MODEL, "--resume", "--epochs", "2")
