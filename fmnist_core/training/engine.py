@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -391,7 +392,11 @@ def _strategy_scope(distribute: str | None):
             return tf.distribute.MirroredStrategy(devices=devices).scope()
         if distribute == "multiworker":  # reads TF_CONFIG
             return tf.distribute.MultiWorkerMirroredStrategy().scope()
-    elif backend == "jax" and distribute in ("mirrored", "data-parallel"):
+    elif backend == "jax" and distribute in ("mirrored", "data-parallel", "multiworker"):
+        if distribute == "multiworker" or os.environ.get("KERAS_DISTRIBUTION_JOB_ADDRESSES"):
+            # several hosts: each runs the same command; Keras reads the coordinator's address,
+            # the number of processes and this one's id from KERAS_DISTRIBUTION_* (README)
+            keras.distribution.initialize()
         keras.distribution.set_distribution(keras.distribution.DataParallel())
         return contextlib.nullcontext()
     raise FmnistError(f"--distribute {distribute} is not available on the {backend} backend")
