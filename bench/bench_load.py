@@ -19,14 +19,12 @@ import base64
 import io
 import os
 import time
-import urllib.parse
 from collections import Counter
 
 import numpy as np
 from browser import peak_memory_mib, print_load_results, streamlit_server, streamlit_servers
 from PIL import Image
-from st_protocol import XSRF_COOKIE, StreamlitSession
-from websockets.asyncio.client import connect
+from st_protocol import StreamlitSession
 
 from fmnist_core.data.fashion_mnist import load_dataset
 
@@ -82,36 +80,9 @@ def widget_id(run, kind: str, label: str | None = None) -> str:
     raise RuntimeError(f"no {kind} {label or ''} on the page")
 
 
-class ProxiedSession(StreamlitSession):
-    """A session through the proxy: the websocket request carries every cookie of the first
-    answer, as a browser's does, the proxy's affinity cookie (SERVERID) with the XSRF one, so
-    the socket reaches the server that answered (and that the uploads will reach)."""
-
-    server = ""  # the affinity cookie's value: which server holds this session
-
-    async def open(self):
-        await asyncio.to_thread(
-            self.http.get, self.base_url + "/_stcore/health", timeout=self.timeout
-        )
-        self.server = self.http.cookies.get("SERVERID", "")
-        xsrf = self.http.cookies.get(XSRF_COOKIE, "")
-        host = urllib.parse.urlsplit(self.base_url).netloc
-        self.ws = await connect(
-            f"ws://{host}/_stcore/stream",
-            subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],
-            additional_headers={
-                "Origin": self.base_url,
-                "Cookie": "; ".join(f"{c.name}={c.value}" for c in self.http.cookies),
-            },
-            max_size=None,
-            open_timeout=self.timeout,
-        )
-        return await self.rerun()
-
-
 async def session(url, sid, latencies, switches, errors, servers=None):
     if SERVERS > 1:
-        s = ProxiedSession(url, "predict", timeout=CLIENT_TIMEOUT)
+        s = StreamlitSession(url, "predict", timeout=CLIENT_TIMEOUT)
     else:
         s = StreamlitSession(url, "predict", timeout=CLIENT_TIMEOUT)
     try:

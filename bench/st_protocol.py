@@ -71,13 +71,17 @@ class StreamlitSession:
             self.http.get, self.base_url + "/_stcore/health", timeout=self.timeout
         )
         xsrf = self.http.cookies.get(XSRF_COOKIE, "")
+        # behind a proxy: its affinity cookie (SERVERID) says which server holds this session
+        self.server = self.http.cookies.get("SERVERID", "")
         host = urllib.parse.urlsplit(self.base_url).netloc
         self.ws = await connect(
             f"ws://{host}/_stcore/stream",
             subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],
             additional_headers={
                 "Origin": self.base_url,
-                "Cookie": f"{XSRF_COOKIE}={xsrf}",
+                # every cookie of the first answer, as a browser sends them: the XSRF one, and
+                # the proxy's affinity cookie, so the socket reaches the server that answered
+                "Cookie": "; ".join(f"{c.name}={c.value}" for c in self.http.cookies),
             },
             max_size=None,
             open_timeout=self.timeout,

@@ -228,9 +228,9 @@ def trained_results(with_versions: bool = False) -> dict[str, ModelResults]:
         mine = my_runs()
         shown = {str(a.path) for a in artifacts}
         others = dict(other_versions())
-        for art in _LATEST_ARTIFACTS.get(state_signature(list_models()), _artifacts_for)[0]:
-            if art.name in mine:  # the class's version, beside this person's own run
-                others[art.ref] = art
+        if mine:  # the class's versions of those models, beside this person's own runs
+            class_versions = _LATEST_ARTIFACTS.get(state_signature(list_models()), _artifacts_for)
+            others.update({a.ref: a for a in class_versions[0] if a.name in mine})
         for ref, art in others.items():
             if str(art.path) in shown:
                 continue  # already shown under its model's name (this person's own run)
