@@ -8,6 +8,7 @@ import streamlit as st
 
 from fmnist_core.ui.identity import identity_sidebar, write_cookie_if_needed
 from fmnist_core.ui.navigation import PAGES
+from fmnist_core.ui.streamlit_patches import rerun_after_reconnecting
 
 st.set_page_config(
     page_title="Fashion-MNIST CNN Explorer", page_icon=":material/checkroom:", layout="wide"
@@ -20,5 +21,7 @@ navigation = st.navigation(
 )
 # class mode: who you are, the teacher's sign-in (nothing in personal mode)
 identity_sidebar()
+# a page whose server died reruns on the server the proxy sends it to (deploy/serve.py)
+rerun_after_reconnecting()
 navigation.run()
 write_cookie_if_needed()  # after the page: it may have named or signed in this person

@@ -6,7 +6,8 @@ that keeps each session on its server (a session lives in that server's memory) 
 websockets through. This script starts N servers, each on its own port, with the same
 environment and so the same cache folder (models, versions, the version in use, the training
 lock, the SQLite store) or the same PostgreSQL (FMNIST_DATABASE_URL), and HAProxy in front on
-one port, with a cookie for session affinity (deploy/haproxy.cfg.template). Ctrl-C or SIGTERM
+one port, with a cookie for session affinity (deploy/haproxy.cfg.template). A server that
+exits is started again while the others serve its people (supervise()). Ctrl-C or SIGTERM
 stops them all.
 
     python deploy/serve.py --servers 2 --port 8500
@@ -52,10 +53,29 @@ class Deployment:
     servers: list[subprocess.Popen]
     proxy: subprocess.Popen
     logs: list[Path] = field(default_factory=list)
+    commands: list[list[str]] = field(default_factory=list)
+    env: dict = field(default_factory=dict)
 
     def names(self) -> list[str]:
         """The servers' names, as the affinity cookie carries them."""
         return [server_name(i) for i in range(len(self.servers))]
+
+    def kill(self, i: int, sig: int = signal.SIGKILL) -> None:
+        """Send server i `sig` (SIGKILL: as a crash would) and wait until it is gone. The
+        proxy sends its people to the others (its checks, and `option redispatch`)."""
+        proc = self.servers[i]
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        proc.wait()
+
+    def restart(self, i: int, wait: bool = True) -> None:
+        """Start server i again, on its port, with its log continued; the proxy takes it
+        back once its checks pass. `wait`: until it answers its health check."""
+        if self.servers[i].poll() is None:
+            self.kill(i, signal.SIGTERM)
+        self.servers[i] = _start(self.commands[i], self.env, self.logs[i], append=True)
+        if wait:
+            wait_healthy(self.server_urls[i], self.servers[i], self.logs[i])
 
 
 def server_name(i: int) -> str:
@@ -97,8 +117,8 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    with open(log, "wb") as out:
+def _start(args: list[str], env: dict, log: Path, append: bool = False) -> subprocess.Popen:
+    with open(log, "ab" if append else "wb") as out:
         return subprocess.Popen(
             args,
             cwd=ROOT,
@@ -179,32 +199,18 @@ def serving(
         ports = [free_port() for _ in range(servers)]
         procs: list[subprocess.Popen] = []
         stack.callback(stop, procs)  # runs last: after the proxy's, before the folder goes
-        logs = []
+        logs, commands = [], []
         for i, p in enumerate(ports):
-            log = log_dir / f"{server_name(i)}.log"
-            logs.append(log)
-            procs.append(
-                _start(
-                    [
-                        sys.executable,
-                        "-m",
-                        "streamlit",
-                        "run",
-                        "app.py",
-                        "--server.headless",
-                        "true",
-                        "--server.port",
-                        str(p),
-                        "--server.address",
-                        "127.0.0.1",
-                        "--browser.gatherUsageStats",
-                        "false",
-                        *(streamlit_args or []),
-                    ],
-                    env,
-                    log,
-                )  # fmt: skip
-            )
+            logs.append(log_dir / f"{server_name(i)}.log")
+            commands.append([
+                sys.executable, "-m", "streamlit", "run", "app.py",
+                "--server.headless", "true",
+                "--server.port", str(p),
+                "--server.address", "127.0.0.1",
+                "--browser.gatherUsageStats", "false",
+                *(streamlit_args or []),
+            ])  # fmt: skip
+            procs.append(_start(commands[i], env, logs[i]))
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         for url, proc, log in zip(urls, procs, logs):
             wait_healthy(url, proc, log)
@@ -225,7 +231,7 @@ def serving(
         # HAProxy's own checks: a server counts as up after `rise 2` (two checks, 2 s apart);
         # until then the proxy may answer 503
         _wait_all_up(url, servers)
-        yield Deployment(url, urls, procs, proxy, [*logs, proxy_log])
+        yield Deployment(url, urls, procs, proxy, [*logs, proxy_log], commands, env)
 
 
 def _wait_all_up(url: str, servers: int, timeout: float = 30) -> None:
@@ -243,6 +249,30 @@ def _wait_all_up(url: str, servers: int, timeout: float = 30) -> None:
             pass
         if len(seen) < servers:
             time.sleep(0.2)
+
+
+def supervise(d: Deployment, poll: float = 1.0) -> int:
+    """Keep the deployment up until interrupted: a server that exits (a crash, SIGKILL, out
+    of memory) is started again on its port while the others go on serving (the proxy sends
+    its people to them meanwhile; their quiz resumes from its link). A server that keeps
+    dying (5 times within 10 minutes) or the proxy exiting stops everything: returns 1."""
+    deaths: list[list[float]] = [[] for _ in d.servers]
+    while True:
+        if d.proxy.poll() is not None:
+            print(f"haproxy exited ({d.proxy.returncode}); stopping the servers.", flush=True)
+            return 1
+        for i, (name, p) in enumerate(zip(d.names(), d.servers)):
+            if p.poll() is None:
+                continue
+            now = time.time()
+            deaths[i] = [t for t in deaths[i] if now - t < 600] + [now]
+            if len(deaths[i]) >= 5:
+                print(f"{name} exited 5 times in 10 minutes; stopping. Its log: {d.logs[i]}")
+                return 1
+            print(f"{name} exited ({p.returncode}); the others serve its people while it "
+                  "starts again.", flush=True)  # fmt: skip
+            d.restart(i, wait=False)
+        time.sleep(poll)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,12 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  logs: {args.logs}")
             print("Ctrl-C stops them all.", flush=True)
             try:
-                while True:
-                    for name, p in zip(["haproxy", *d.names()], [d.proxy, *d.servers]):
-                        if p.poll() is not None:
-                            print(f"{name} exited ({p.returncode}); stopping the others.")
-                            return 1
-                    time.sleep(1)
+                return supervise(d)
             except KeyboardInterrupt:
                 print("\nStopping the servers and the proxy...", flush=True)
         return 0

@@ -94,6 +94,33 @@ def database(request, tmp_path, monkeypatch) -> str:
     store._engine.cache_clear()
 
 
+def load_deploy(name: str):
+    """deploy/<name>.py as a module (deploy/ is scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        f"fmnist_deploy_{name}", ROOT / "deploy" / f"{name}.py"
+    )
+    if spec.name in sys.modules:
+        return sys.modules[spec.name]
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)  # registered first: its dataclasses look themselves up
+    return module
+
+
+@pytest.fixture(scope="session")
+def local_pg():
+    """A throwaway PostgreSQL cluster (deploy/local_postgres.py) that a test may stop and
+    start: never the one other tests use. Needs Debian's postgresql (CI installs it)."""
+    module = load_deploy("local_postgres")
+    if module.bin_dir() is None:
+        if REQUIRE_POSTGRES:
+            pytest.fail("FMNIST_REQUIRE_POSTGRES is set but PostgreSQL's initdb is missing")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with module.local_postgres() as pg:
+        yield pg
+
+
 @pytest.fixture()
 def isolated_cache(tmp_path, monkeypatch) -> Path:
     """A fresh, empty cache folder for this test only."""

@@ -8,6 +8,11 @@ latest settled one per image is the one in force and the history says who decide
 A teacher's decision (or one from before roles, `role` NULL) settles an image; a student's is a
 proposal, shown beside the settled one until the teacher decides (roles.py).
 
+A database that cannot be reached (PostgreSQL stopped or restarting) raises StoreUnavailable:
+nothing was written, and the same call can be made again. Pooled connections are checked
+before use (`pool_pre_ping`), so the first call after the database is back works. A retried
+answer cannot count twice: one answer per person and question is a unique constraint.
+
 A database made by an earlier version gets the columns and index added since then, once, when
 the engine is created (`_migrate`): safe with several processes doing it at once.
 """
@@ -19,6 +24,8 @@ import datetime as dt
 import io
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -85,6 +92,34 @@ class StoreError(FmnistError):
 
 class NameTaken(StoreError):
     """Someone in the same quiz already has this name."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now (stopped, restarting, the network): nothing
+    was written; the same call can be tried again later."""
+
+
+UNAVAILABLE = "the database is not answering (it may be restarting)"
+
+
+def _failure(e: sa.exc.SQLAlchemyError, what: str) -> StoreError:
+    """The error to raise for `e`: StoreUnavailable when the database could not be reached or
+    dropped the connection (worth retrying), StoreError otherwise."""
+    if isinstance(e, sa.exc.OperationalError | sa.exc.InterfaceError) or getattr(
+        e, "connection_invalidated", False
+    ):
+        return StoreUnavailable(f"{what}: {UNAVAILABLE}.")
+    return StoreError(f"{what}: {e}")
+
+
+@contextmanager
+def _reading(what: str) -> Iterator[sa.Connection]:
+    """A connection for reads; StoreUnavailable/StoreError instead of SQLAlchemy's errors."""
+    try:
+        with engine().connect() as conn:
+            yield conn
+    except sa.exc.SQLAlchemyError as e:
+        raise _failure(e, what) from e
 
 
 def name_key(name: str) -> str:
@@ -177,7 +212,15 @@ def engine() -> sa.Engine:
     try:
         return _engine(database_url())
     except sa.exc.SQLAlchemyError as e:
+        if isinstance(_failure(e, ""), StoreUnavailable):
+            raise StoreUnavailable(f"Cannot open the database: {UNAVAILABLE}.") from e
         raise StoreError(f"Cannot open the database {database_url()!r}: {e}") from e
+
+
+def ping() -> None:
+    """One round trip to the database: StoreUnavailable while it cannot be reached."""
+    with _reading("The database") as conn:
+        conn.execute(sa.select(1))
 
 
 def _now() -> str:
@@ -206,7 +249,7 @@ def record_decision(
         with engine().begin() as conn:
             conn.execute(label_decisions.insert().values(**row))
     except sa.exc.SQLAlchemyError as e:
-        raise StoreError(f"The decision was not saved: {e}") from e
+        raise _failure(e, "The decision was not saved") from e
 
 
 def _settles():
@@ -223,7 +266,7 @@ def current_decisions(split: str) -> dict[int, dict]:
         .group_by(label_decisions.c.image_index)
     )
     query = sa.select(label_decisions).where(label_decisions.c.id.in_(latest))
-    with engine().connect() as conn:
+    with _reading("Cannot read the decisions") as conn:
         return {row.image_index: row._asdict() for row in conn.execute(query)}
 
 
@@ -237,7 +280,7 @@ def proposals(split: str) -> dict[int, list[dict]]:
         .order_by(label_decisions.c.id)
     )
     out: dict[int, list[dict]] = {}
-    with engine().connect() as conn:
+    with _reading("Cannot read the proposals") as conn:
         for row in conn.execute(query):
             if row.id > settled.get(row.image_index, {}).get("id", 0):
                 out.setdefault(row.image_index, []).append(row._asdict())
@@ -286,20 +329,20 @@ def add_participant(participant: str, code: str, name: str) -> None:
             raise NameTaken(f"{name} is taken; add an initial.") from e
         raise StoreError(f"Could not start the quiz: {e}") from e
     except sa.exc.SQLAlchemyError as e:
-        raise StoreError(f"Could not start the quiz: {e}") from e
+        raise _failure(e, "Could not start the quiz") from e
 
 
 def _name_known(code: str, name: str) -> bool:
     query = sa.select(quiz_participants.c.id).where(
         quiz_participants.c.code == code, quiz_participants.c.name_key == name_key(name)
     )
-    with engine().connect() as conn:
+    with _reading("Could not start the quiz") as conn:
         return conn.execute(query.limit(1)).first() is not None
 
 
 def participant(participant_id: str) -> dict | None:
     query = sa.select(quiz_participants).where(quiz_participants.c.id == participant_id)
-    with engine().connect() as conn:
+    with _reading("Cannot read the quiz") as conn:
         row = conn.execute(query).first()
     return row._asdict() if row else None
 
@@ -319,13 +362,13 @@ def record_answer(
     except sa.exc.IntegrityError:
         return False
     except sa.exc.SQLAlchemyError as e:
-        raise StoreError(f"The answer was not saved: {e}") from e
+        raise _failure(e, "The answer was not saved") from e
 
 
 def answers_of(participant_id: str) -> dict[int, dict]:
     """A participant's answers by question position."""
     query = sa.select(quiz_answers).where(quiz_answers.c.participant == participant_id)
-    with engine().connect() as conn:
+    with _reading("Cannot read the answers") as conn:
         return {row.position: row._asdict() for row in conn.execute(query)}
 
 
@@ -333,7 +376,7 @@ def quiz_rows(code: str) -> tuple[list[dict], list[dict]]:
     """Everyone who took the quiz `code`, and every answer given in it."""
     people = sa.select(quiz_participants).where(quiz_participants.c.code == code)
     answers = sa.select(quiz_answers).where(quiz_answers.c.code == code).order_by(quiz_answers.c.id)
-    with engine().connect() as conn:
+    with _reading("Cannot read the quiz's results") as conn:
         return ([r._asdict() for r in conn.execute(people)],
                 [r._asdict() for r in conn.execute(answers)])  # fmt: skip
 
@@ -349,7 +392,7 @@ def quiz_counts(code: str, questions: int = 20) -> tuple[int, int]:
         .subquery()
     )
     joined = sa.select(sa.func.count()).select_from(quiz_participants)
-    with engine().connect() as conn:
+    with _reading("Cannot count the quiz's people") as conn:
         n = conn.execute(joined.where(quiz_participants.c.code == code)).scalar_one()
         done = conn.execute(sa.select(sa.func.count()).select_from(answered)).scalar_one()
     return int(n), int(done)
@@ -364,4 +407,4 @@ def erase_quiz(code: str) -> int:
             gone = conn.execute(quiz_participants.delete().where(quiz_participants.c.code == code))
         return int(gone.rowcount or 0)
     except sa.exc.SQLAlchemyError as e:
-        raise StoreError(f"The quiz was not erased: {e}") from e
+        raise _failure(e, "The quiz was not erased") from e

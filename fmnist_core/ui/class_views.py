@@ -18,7 +18,7 @@ from streamlit import config as st_config
 from fmnist_core import versions
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.classroom import join, quiz
-from fmnist_core.classroom.store import StoreError
+from fmnist_core.classroom.store import StoreError, StoreUnavailable
 from fmnist_core.errors import FmnistError
 from fmnist_core.figures.confusion import confusion_figure
 from fmnist_core.figures.quiz import class_histogram
@@ -55,6 +55,9 @@ def class_view(code: str, *, on_projector: bool = False) -> None:
     actor = current_actor()
     try:
         res = quiz.class_results(code, ds.y_test, actor)
+    except StoreUnavailable as e:  # the live view tries again in a few seconds
+        st.warning(f"{e} The results come back by themselves.", icon="⏳")
+        return
     except (quiz.QuizError, StoreError) as e:
         st.error(str(e))
         return
@@ -203,6 +206,9 @@ def projector(code: str, *, live: bool = True) -> None:
         def counts() -> None:
             try:
                 joined, finished = quiz.counts(code)
+            except StoreUnavailable as e:
+                st.warning(str(e), icon="⏳")
+                return
             except StoreError as e:
                 st.error(str(e))
                 return

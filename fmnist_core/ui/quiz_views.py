@@ -3,11 +3,13 @@ against the models. (The class view is in class_views.)"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.classroom import quiz
-from fmnist_core.classroom.store import StoreError
+from fmnist_core.classroom.store import StoreError, StoreUnavailable
 from fmnist_core.data.gallery import png_bytes
 from fmnist_core.figures.quiz import you_against_models
 from fmnist_core.roles import NotAllowed, clean_person_name
@@ -18,24 +20,38 @@ from fmnist_core.ui.widgets import escape_markdown
 
 TOKEN = "quiz_participant"
 WHO = "quiz_who"  # the participant's row (name, code), read once per session
+SAVED = "_quiz_saved"  # {token: {position: class}}: the answers the database last returned
+PENDING = "_quiz_pending"  # {token: {position: class}}: answers waiting for the database
 
 
 def current_progress() -> quiz.Progress | None:
     """This tab's quiz, from the session or the link (?p=...): a refreshed or reopened tab
-    resumes where it was."""
+    resumes where it was. While the database is away, the answers last read from it and the
+    ones waiting to be saved (_pending) stand in, so the quiz goes on."""
     token = st.session_state.get(TOKEN) or st.query_params.get("p")
     if not token:
         return None
     who = st.session_state.get(WHO)
     if who is not None and who["id"] != token:
         who = None
+    y_test = dataset_or_stop().y_test
     try:
-        found = quiz.progress(token, dataset_or_stop().y_test, who)
+        found = quiz.progress(token, y_test, who)
         if found is not None and who is None:
             st.session_state[WHO] = {"id": token, "code": found.code, "name": found.name}
+    except StoreUnavailable as e:
+        saved = st.session_state.get(SAVED, {}).get(token)
+        if who is None or saved is None:  # nothing read yet: wait for the database
+            _wait_for_database(str(e))
+            st.stop()
+        found = quiz.Progress(token, who["code"], who["name"],
+                              quiz.quiz_images(who["code"], y_test), dict(saved))  # fmt: skip
     except StoreError as e:
         st.error(str(e))
         return None
+    else:
+        if found is not None:
+            st.session_state[SAVED] = {token: dict(found.answers)}
     if found is None:
         st.query_params.pop("p", None)
         st.session_state.pop(TOKEN, None)
@@ -44,7 +60,68 @@ def current_progress() -> quiz.Progress | None:
     if st.query_params.get("p") != token:
         st.query_params["p"] = token
         st.query_params["quiz"] = found.code
+    pending = _pending(token)
+    if pending:  # answers given while the database was away: save what it takes now
+        found = replace(found, answers={**pending, **found.answers})  # stored ones stand
+        _flush(found, y_test)
     return found
+
+
+def _pending(token: str) -> dict[int, int]:
+    """This participant's answers not yet saved (question position -> class), in the order
+    given; kept in the session until the database takes them."""
+    return st.session_state.setdefault(PENDING, {}).setdefault(token, {})
+
+
+def _flush(p: quiz.Progress, y_test) -> None:
+    """Save the waiting answers, oldest first, until the database refuses again. An answer
+    already stored (a save whose reply was lost) is not stored twice (quiz.answer: False)."""
+    pending = _pending(p.participant)
+    for position, answered in list(pending.items()):
+        try:
+            quiz.answer(p, position, answered, y_test)
+        except StoreUnavailable:
+            return
+        except StoreError as e:
+            st.session_state["_quiz_error"] = str(e)
+        del pending[position]
+        saved = st.session_state.get(SAVED, {}).get(p.participant)
+        if saved is not None:
+            saved.setdefault(position, answered)
+
+
+def _wait_for_database(message: str) -> None:
+    """The page while the database is away and nothing of this quiz was read yet: one line,
+    and a try again every 3 seconds."""
+    st.info(f"{message} Your quiz goes on by itself when it is back.", icon="⏳")
+
+    @st.fragment(run_every=3)
+    def retry() -> None:
+        try:
+            quiz.store.ping()
+        except StoreError:
+            return
+        st.rerun()
+
+    retry()
+
+
+@st.fragment(run_every=2)
+def _saving(p: quiz.Progress) -> None:
+    """ "Saving…" while answers wait for the database; tries again every 2 seconds and
+    refreshes the page once they are all saved."""
+    pending = _pending(p.participant)
+    if pending:
+        _flush(p, dataset_or_stop().y_test)
+    if not pending:
+        st.rerun()
+    n = len(pending)
+    st.info(
+        f"Saving… {n} answer{'s' if n > 1 else ''} wait{'' if n > 1 else 's'} for the database "
+        "(it may be restarting). Keep going: your answers are kept here and saved as soon as "
+        "it is back.",
+        icon="⏳",
+    )
 
 
 def start_form() -> None:
@@ -72,6 +149,9 @@ def start_form() -> None:
             token = quiz.start(code, name)
             if student and name != actor.name:
                 set_name(name)  # given once: theirs from now on (Train, Data quality)
+        except StoreUnavailable as e:
+            st.warning(f"{e} Nothing was saved yet: press Start again in a few seconds.")
+            return
         except (quiz.QuizError, StoreError, NotAllowed) as e:
             st.error(str(e))
             return
@@ -82,9 +162,17 @@ def start_form() -> None:
 
 
 def _answer(p: quiz.Progress, position: int, answered: int) -> None:
-    """One click: one stored answer (a second click on the same question changes nothing)."""
+    """One click: one stored answer (a second click on the same question changes nothing).
+    While the database is away the answer waits in the session (_pending), behind any
+    earlier one still waiting, and the quiz goes on."""
+    pending = _pending(p.participant)
+    if pending:  # keep the order: current_progress saves them, this one last
+        pending.setdefault(position, answered)
+        return
     try:
         quiz.answer(p, position, answered, dataset_or_stop().y_test)
+    except StoreUnavailable:
+        pending[position] = answered
     except StoreError as e:
         st.session_state["_quiz_error"] = str(e)
 
@@ -105,6 +193,8 @@ def question(p: quiz.Progress) -> None:
     st.progress(done / quiz.QUESTIONS, text=f"Question {done + 1} of {quiz.QUESTIONS}")
     if err := st.session_state.pop("_quiz_error", None):
         st.error(err)
+    if _pending(p.participant):
+        _saving(p)
     left, right = st.columns([2, 3])
     left.container(key="quiz_picture").image(
         _question_png(int(p.images[position])), width=280, caption="What is it?",
@@ -131,6 +221,8 @@ def result(p: quiz.Progress) -> None:
     results = trained_results()
     models = quiz.model_scores(results, p.images, ds.y_test)
     phone.scroll_to_top(f"{p.code} result")  # the score, not the last question's place
+    if _pending(p.participant):
+        _saving(p)
     st.success(
         f"**{escape_markdown(p.name)}, you got {int(right.sum())} of {quiz.QUESTIONS} right "
         f"({score:.0%}).** People in Zalando's study got {quiz.HUMAN_BASELINE:.1%}; the best "

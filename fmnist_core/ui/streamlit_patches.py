@@ -1,5 +1,6 @@
-"""Two changes to Streamlit's private internals, in one place; each is checked by a test
-(tests/test_app_home.py) that fails when a Streamlit upgrade breaks it or makes it unneeded.
+"""Changes to Streamlit's behaviour, in one place. Two reach into its private internals, each
+checked by a test (tests/test_app_home.py) that fails when a Streamlit upgrade breaks it or
+makes it unneeded; one works around its frontend (rerun_after_reconnecting).
 
 Verified with Streamlit 1.67.0 (VERIFIED_WITH)."""
 
@@ -50,3 +51,25 @@ def run_through_app() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+REJOIN_EVERY_S = 120
+
+
+def rerun_after_reconnecting() -> None:
+    """Make the browser rerun the page when its websocket reconnects, including to another
+    server (behind the proxy, when its own server died).
+
+    Streamlit's frontend (1.67) asks for a run on reconnecting only when the page has a
+    fragment that reruns on a timer: otherwise it expects its old session on the server, and
+    a new server, which has none, leaves the page greyed out and its buttons dead until a
+    reload. This empty fragment is such a timer: every page then reruns from its link on the
+    server it reaches (the quiz resumes at its question, ?p=...). Its own run every
+    REJOIN_EVERY_S seconds draws nothing and costs microseconds. Checked by
+    tests/app/test_faults.py (a server killed mid-quiz)."""
+
+    @st.fragment(run_every=REJOIN_EVERY_S)
+    def rejoin_timer() -> None:
+        pass
+
+    rejoin_timer()

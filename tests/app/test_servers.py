@@ -4,28 +4,19 @@ shows, since they share the cache folder."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, click_settled, run_cli
+from conftest import click_settled, load_deploy, run_cli
 
 RUN = "20261205-000000-srv2"  # a run of twoconv: its shipped artifact copied as a version
 
 
-def _serve_module():
-    spec = importlib.util.spec_from_file_location("fmnist_serve", ROOT / "deploy" / "serve.py")
-    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
-
-
-serve = _serve_module()
+serve = load_deploy("serve")
 
 
 def _add_run(cache: Path) -> None:
