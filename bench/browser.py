@@ -41,16 +41,23 @@ def streamlit_server():
         proc.wait(10)
 
 
+def deploy_module(name: str):
+    """deploy/<name>.py as a module (deploy/ is a folder of scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"fmnist_{name}", ROOT / "deploy" / f"{name}.py")
+    if spec.name in sys.modules:
+        return sys.modules[spec.name]
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)  # registered first: its dataclasses look themselves up
+    return module
+
+
 @contextlib.contextmanager
-def streamlit_servers(n: int):
+def streamlit_servers(n: int, **kwargs):
     """`n` app servers behind HAProxy (deploy/serve.py), on this process's environment;
     yields the deployment (its .url is the proxy's, .server_urls and .servers each server's)."""
-    import importlib.util  # deploy/ is a folder of scripts, not a package
-
-    spec = importlib.util.spec_from_file_location("fmnist_serve", ROOT / "deploy" / "serve.py")
-    serve = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(serve)
-    with serve.serving(n) as deployment:
+    with deploy_module("serve").serving(n, **kwargs) as deployment:
         yield deployment
 
 

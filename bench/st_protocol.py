@@ -55,9 +55,10 @@ class Run:
 
 
 class StreamlitSession:
-    def __init__(self, base_url: str, page: str, timeout: float = 120.0):
+    def __init__(self, base_url: str, page: str, timeout: float = 120.0, query_string: str = ""):
         self.base_url = base_url.rstrip("/")
         self.page = page
+        self.query_string = query_string  # the link's ?...: what a reopened tab carries
         self.timeout = timeout
         self.http = requests.Session()
         self.session_id = ""
@@ -110,7 +111,7 @@ class StreamlitSession:
         (a run that ends early for a rerun, such as the app's first-visit redirect, is followed
         by the next)."""
         states = WidgetStates(widgets=list(self.widgets.values()))
-        client = ClientState(query_string="", page_name=self.page, widget_states=states)
+        client = ClientState(query_string=self.query_string, page_name=self.page, widget_states=states)
         await self._send(BackMsg(rerun_script=client))
         # a button press lasts one run, as in the browser
         self.widgets = {k: w for k, w in self.widgets.items() if not w.HasField("trigger_value")}
