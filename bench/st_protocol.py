@@ -111,7 +111,9 @@ class StreamlitSession:
         (a run that ends early for a rerun, such as the app's first-visit redirect, is followed
         by the next)."""
         states = WidgetStates(widgets=list(self.widgets.values()))
-        client = ClientState(query_string=self.query_string, page_name=self.page, widget_states=states)
+        client = ClientState(
+            query_string=self.query_string, page_name=self.page, widget_states=states
+        )
         await self._send(BackMsg(rerun_script=client))
         # a button press lasts one run, as in the browser
         self.widgets = {k: w for k, w in self.widgets.items() if not w.HasField("trigger_value")}

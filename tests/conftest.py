@@ -21,6 +21,9 @@ os.environ["FMNIST_OFFLINE"] = "1"
 # no background UMAP compile in every test process and test server (tests/test_embed.py
 # runs the warm-up itself)
 os.environ["FMNIST_WARM_UP"] = "0"
+# tests change version folders directly and look at once: no second of reuse (test_versions
+# checks the reuse itself)
+os.environ.setdefault("FMNIST_STATE_POLL_S", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REQUIRE_REAL_DATA = os.environ.get("FMNIST_REQUIRE_REAL_DATA", "") not in ("", "0")
 

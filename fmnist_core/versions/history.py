@@ -25,6 +25,7 @@ import functools
 import json
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,20 +219,48 @@ def _active_id(chosen: str | None, listed: list[Version]) -> str | None:
     return next((v.id for v in reversed(users) if v.artifact is not None), None)
 
 
+POLL_ENV = "FMNIST_STATE_POLL_S"  # how often a server looks at the files again (default 1 s)
+_CHANGES = [0]  # bumped by every change this process makes (changed())
+_SIGNATURES: dict[tuple, tuple[int, float, tuple]] = {}  # (cache, names) -> (changes, when, sig)
+
+
+def changed() -> None:
+    """Note a change of versions made by this process: its next state_signature() looks."""
+    _CHANGES[0] += 1
+
+
 def state_signature(names: list[str]) -> tuple:
     """Changes whenever the version any of `names` means may have changed: a choice made, a
     version added or deleted, a shipped manifest replaced, an old folder to move. About 40
-    stat calls, no file read: what a busy server checks on every rerun instead of reading
-    every manifest (versions are never modified in place, only added and removed)."""
+    stat calls, no file read: what a busy server checks instead of reading every manifest
+    (versions are never modified in place, only added and removed).
+
+    The files are looked at again at most every FMNIST_STATE_POLL_S seconds (default 1): a
+    page's rerun in between reuses the last answer (the stat calls were a twentieth of a busy
+    server's rerun). A change made by this process (activate, delete, save, reset) shows at
+    once; one made by another server or the CLI within that second."""
     cache = str(cache_dir())
+    key = (cache, tuple(names))
+    now = time.monotonic()
+    held = _SIGNATURES.get(key)
+    try:
+        poll = float(os.environ.get(POLL_ENV) or 1.0)
+    except ValueError:
+        poll = 1.0
+    if held is not None and held[0] == _CHANGES[0] and now - held[1] < poll:
+        return held[2]
     out: list[tuple[int, int, int] | None] = []
-    for path in _watched_paths(cache, tuple(names)):
+    for path in _watched_paths(cache, key[1]):
         try:
             st = os.stat(path)
             out.append((st.st_ino, st.st_mtime_ns, st.st_size))
         except OSError:
             out.append(None)
-    return (cache, *out)
+    signature = (cache, *out)
+    if len(_SIGNATURES) > 16:
+        _SIGNATURES.clear()
+    _SIGNATURES[key] = (_CHANGES[0], now, signature)
+    return signature
 
 
 @functools.lru_cache(maxsize=8)
@@ -302,8 +331,11 @@ def save_version(name: str, model: Any, manifest: Manifest, test_probs: Any) -> 
     """Save a training run as a new version of `name`, beside the others (none is replaced,
     and the version in use does not change)."""
     version = new_version_id()
-    return save_artifact(name, model, {**manifest, "version_id": version}, test_probs,
-                         root=versions_dir(name), folder_name=version, version=version)  # fmt: skip
+    try:
+        return save_artifact(name, model, {**manifest, "version_id": version}, test_probs,
+                             root=versions_dir(name), folder_name=version, version=version)  # fmt: skip
+    finally:
+        changed()
 
 
 def activate(name: str, version: str, *, actor: Actor) -> Artifact:
@@ -321,6 +353,7 @@ def activate(name: str, version: str, *, actor: Actor) -> Artifact:
             "utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
     )
+    changed()
     return art
 
 
@@ -344,6 +377,7 @@ def delete_version(name: str, version: str, *, actor: Actor) -> None:
         (versions_dir(name) / ACTIVE_FILE).unlink(missing_ok=True)
     trash = versions_dir(name) / f".deleted-{version}-{uuid.uuid4().hex[:6]}"
     os.replace(folder, trash)  # gone for readers in one step
+    changed()
     shutil.rmtree(trash, ignore_errors=True)
 
 
@@ -364,17 +398,17 @@ def reset_to_shipped(*, actor: Actor) -> list[tuple[str, str]]:
     """Every model back to its shipped version (the class demo as it came; the teacher only).
     Returns the (model, version that was in use) pairs changed. Runs are kept."""
     require_teacher(actor, "reset_demo")
-    changed, problems = [], []
+    done, problems = [], []
     for name, version in reset_plan():
         try:
             activate(name, SHIPPED, actor=actor)
         except ArtifactError as e:
             problems.append(f"{name}: {e}")
             continue
-        changed.append((name, version))
+        done.append((name, version))
     if problems:
         raise VersionError("Could not go back to the shipped version of " + "; ".join(problems))
-    return changed
+    return done
 
 
 def migrate_legacy(name: str) -> None:
@@ -398,6 +432,7 @@ def migrate_legacy(name: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):  # another process moved it first
         os.replace(old, target)
+    changed()
 
 
 # --------------------------------------------------------------------------- in words

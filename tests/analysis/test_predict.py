@@ -293,3 +293,31 @@ def test_the_lesson_is_sent_only_while_its_expander_is_open(real_dataset):
     opened.run()
     assert not opened.exception
     assert "product photos" in opened.markdown[0].value and len(opened.image) == 1
+
+
+def test_the_lesson_is_offered_only_where_tutorial_models_missed(real_dataset):
+    """A user's picture that every tutorial model reads as the headline model does gets no
+    "Why do the tutorial models get drawings wrong?"; one that some of them miss gets it."""
+    from fmnist_core.analysis.predict import headline
+    from fmnist_core.data.preprocess import preprocess
+    from fmnist_core.data.user_pictures import outline_drawing
+    from fmnist_core.ui.loaders import predictor_or_stop
+
+    page = str(ROOT / "tests" / "app" / "scripts" / "answers.py")
+    rng = np.random.default_rng(0)
+    pictures = [real_dataset.x_test[i] for i in (0, 1, 2)]  # clean test images
+    pictures += [outline_drawing(real_dataset.x_test[i], rng) for i in (3, 4, 5)]
+    seen = set()
+    for picture in pictures:
+        prep = preprocess(picture)
+        answers = predictor_or_stop()(prep.image, prep.as_drawn, mirrored=True)
+        head = headline(answers)
+        missed = head.agree < head.others
+        at = AppTest.from_file(page, default_timeout=120)
+        at.session_state["picture"] = picture
+        at.run()
+        assert not at.exception, at.exception
+        lesson = [e for e in at.expander if "tutorial models get drawings wrong" in e.label]
+        assert bool(lesson) == missed, (head, [e.label for e in at.expander])
+        seen.add(missed)
+    assert seen == {True, False}  # both cases were tried

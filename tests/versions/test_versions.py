@@ -275,3 +275,28 @@ def test_compare_and_confusion_pages_accept_versions(one_run):
     at.selectbox(key="cm_other").set_value(one_run.ref).run()
     assert not at.exception
     assert any(f"twoconv right, {one_run.ref} wrong" in m.value for m in at.markdown)
+
+
+def test_the_version_state_is_looked_at_again_within_a_second(isolated_cache, monkeypatch):
+    """A server reuses its look at the version files for FMNIST_STATE_POLL_S seconds; a change
+    made by this process shows at once, one made by another process after the interval."""
+    from fmnist_core.versions import history
+
+    monkeypatch.setenv(history.POLL_ENV, "0.5")
+    names = ["twoconv"]
+    first = versions.state_signature(names)
+    assert versions.state_signature(names) is first  # reused
+    # another process's choice (the file written behind this one's back): seen after 0.5 s
+    run = "20261205-010203-poll"
+    folder = versions.versions_dir("twoconv") / run
+    shutil.copytree(shipped_models_dir() / "twoconv", folder)
+    assert versions.state_signature(names) is first
+    clock = [history.time.monotonic() + 0.6]
+    monkeypatch.setattr(history.time, "monotonic", lambda: clock[0])
+    later = versions.state_signature(names)
+    assert later != first
+    # this process's own change: seen at once, without waiting
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "version_id": run}))
+    versions.activate("twoconv", run, actor=MACHINE_OWNER)
+    assert versions.state_signature(names) != later
