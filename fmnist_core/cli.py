@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from fmnist_core import native_log
 from fmnist_core.analysis.calibration import calibrate, ece
 from fmnist_core.analysis.embeddings import embed, make_request
 from fmnist_core.analysis.evaluate import evaluate_probabilities, predict_probabilities
@@ -682,7 +683,10 @@ _COMMANDS = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m fmnist_core", description="Fashion-MNIST CNN explorer: the command line."
+        prog="python -m fmnist_core",
+        description="Fashion-MNIST CNN explorer: the command line.",
+        epilog="--verbose (anywhere on the line): show TensorFlow's and absl's own start-up "
+        "lines on stderr too; otherwise they go to <cache>/logs/native.log.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for add_command in _COMMANDS:
@@ -691,7 +695,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line. TensorFlow's and absl's own lines go to <cache>/logs/native.log
+    (native_log.py); `--verbose`, anywhere on the line, leaves them on stderr."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
     args = build_parser().parse_args(argv)
+    quiet = contextlib.nullcontext() if verbose else native_log.to_log()
+    with quiet:
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except FmnistError as e:

@@ -66,7 +66,7 @@ def rerun_after_reconnecting() -> None:
     reload. This empty fragment is such a timer: every page then reruns from its link on the
     server it reaches (the quiz resumes at its question, ?p=...). Its own run every
     REJOIN_EVERY_S seconds draws nothing and costs microseconds. Checked by
-    tests/app/test_faults.py (a server killed mid-quiz)."""
+    tests/app/test_serving_faults.py (a server killed mid-quiz)."""
 
     _rejoin_timer()
 
