@@ -64,6 +64,7 @@ def check_answer(answer: dict) -> None:
     assert isinstance(answer["as_drawn"], bool) and isinstance(answer["mirrored"], bool)
 
 
+@pytest.mark.slow
 def test_predict_json_for_every_kind_of_picture(pictures):
     """`predict --model all --json` crashed on every drawing (a numpy bool in `filled`)."""
     run = run_cli("predict", "--model", "all", "--json", *pictures.values())
@@ -90,6 +91,7 @@ def test_predict_json_for_every_kind_of_picture(pictures):
     assert not by_name["test.png"]["inverted"] and not by_name["canvas.png"]["inverted"]
 
 
+@pytest.mark.slow
 def test_explain_json_for_every_kind_of_picture(pictures):
     run = run_cli("explain", "cnn1", "--json", *pictures.values())
     assert run.returncode == 1, run.stderr[-2000:]
@@ -105,6 +107,7 @@ def test_explain_json_for_every_kind_of_picture(pictures):
         assert r["layers"] and all({"name", "type", "output_shape"} <= set(x) for x in r["layers"])
 
 
+@pytest.mark.slow
 def test_data_list_evaluate_and_label_issues_json(real_dataset):
     data = strict_json(run_cli("data", "--json", check=True).stdout)
     assert data["shapes"]["x_test"] == [10000, 28, 28] and isinstance(data["is_original"], bool)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from conftest import run_cli
 
 
@@ -16,6 +17,7 @@ def _plain_shell(cache) -> dict:
     return {**env, "FMNIST_CACHE_DIR": str(cache)}
 
 
+@pytest.mark.slow
 def test_a_command_that_loads_tensorflow_prints_nothing_on_stderr(real_dataset, tmp_path):
     env = _plain_shell(tmp_path / "cache")
     out = run_cli("evaluate", "cnn1", "--json", env=env)

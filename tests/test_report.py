@@ -30,6 +30,7 @@ def report_file(real_dataset, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_report_has_every_section_and_needs_no_network(report_file, real_dataset):
     from fmnist_core.analysis.results import ModelResults
     from fmnist_core.analysis.significance import mcnemar
@@ -67,6 +68,7 @@ def test_report_opens_offline_in_a_real_browser(report_file, browser, tmp_path):
     context.close()
 
 
+@pytest.mark.slow
 def test_report_cli_messages(tmp_path):
     bad = run_cli("report", "nosuchmodel", "--out", str(tmp_path / "r.html"))
     assert bad.returncode == 2 and "Unknown model" in bad.stderr and "Traceback" not in bad.stderr

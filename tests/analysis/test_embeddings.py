@@ -109,6 +109,7 @@ def test_custom_axis_is_the_centroid_difference(real_dataset):
 
 
 @pytest.mark.parametrize("method", ["tsne", "umap"])
+@pytest.mark.slow
 def test_tsne_and_umap_keep_classes_apart(small, method):
     """Bound: 5-NN accuracy of the 10 classes in the raw 784-D pixels of these 500 images is
     the reference (about 0.75, chance 0.10). A faithful 2-D map keeps most of it: we ask for
@@ -145,6 +146,7 @@ def test_place_a_new_image(real_dataset):
         fe.place_point(tsne, feats, feats[0])
 
 
+@pytest.mark.slow
 def test_cli_embed_csv(real_dataset, tmp_path):
     out = tmp_path / "pca.csv"
     run = subprocess.run(
@@ -236,6 +238,7 @@ def test_select_points_in_a_cached_view(streamlit_url, page):
     assert page.locator("[data-testid='stException']").count() == 0
 
 
+@pytest.mark.slow
 def test_umap_warm_up_runs_the_real_code_and_the_server_starts_it(tmp_path):
     from fmnist_core.analysis.embeddings import warm_up_umap
 

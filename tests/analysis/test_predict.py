@@ -29,6 +29,7 @@ def predictor():
     return Predictor(artifacts)
 
 
+@pytest.mark.slow
 def test_predictor_answers_for_every_available_model(predictor, real_dataset):
     answers = predictor(real_dataset.x_test[0])
     assert list(answers) == [a.name for a in available_artifacts()[0]]
@@ -77,6 +78,7 @@ def test_all_models_answer_in_one_call_with_each_models_own_numbers(predictor, r
         assert (a.readings, a.seconds) == (answers[name].readings, answers[name].seconds)
 
 
+@pytest.mark.slow
 def test_predictor_matches_the_stored_test_probabilities(predictor, real_dataset):
     for art in available_artifacts()[0]:
         stored = art.test_probabilities()[:20]
@@ -185,6 +187,7 @@ def image_files(real_dataset, tmp_path_factory):
     return good, trouser, bad
 
 
+@pytest.mark.slow
 def test_cli_predict_json_for_good_files(image_files):
     good, trouser, _ = image_files
     out = run_cli("predict", "--json", str(good), str(trouser))
@@ -204,6 +207,7 @@ def test_cli_predict_json_for_good_files(image_files):
         assert r["filled"] is False  # photos are never filled
 
 
+@pytest.mark.slow
 def test_cli_predict_reports_unreadable_files_and_goes_on(image_files):
     good, _, bad = image_files
     out = run_cli(
@@ -217,6 +221,7 @@ def test_cli_predict_reports_unreadable_files_and_goes_on(image_files):
     assert "error" in result[2] and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_predict_page_with_a_test_image(real_dataset):
     at = AppTest.from_file(APP, default_timeout=180)
     at.switch_page("pages/predict.py").run()
@@ -295,6 +300,7 @@ def test_the_lesson_is_sent_only_while_its_expander_is_open(real_dataset):
     assert "product photos" in opened.markdown[0].value and len(opened.image) == 1
 
 
+@pytest.mark.slow
 def test_the_lesson_is_offered_only_where_tutorial_models_missed(real_dataset):
     """A user's picture that every tutorial model reads as the headline model does gets no
     "Why do the tutorial models get drawings wrong?"; one that some of them miss gets it."""

@@ -130,6 +130,7 @@ def test_mcnemar_against_scipy_and_in_words():
     assert swapped.in_words().startswith("cnn4 is better than baseline")
 
 
+@pytest.mark.slow
 def test_evaluate_json_has_ece_and_temperature(stored, real_dataset):
     run = subprocess.run(
         [sys.executable, "-m", "fmnist_core", "evaluate", "cnn1", "--json"],

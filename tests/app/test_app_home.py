@@ -123,6 +123,7 @@ def test_streamlit_still_needs_both_patches_and_they_still_apply():
         )
 
 
+@pytest.mark.slow
 def test_the_core_imports_without_streamlit():
     """Only fmnist_core.ui imports streamlit: the core works where it is not installed."""
     import subprocess

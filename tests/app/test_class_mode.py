@@ -54,6 +54,7 @@ def texts(at: AppTest) -> str:
 
 
 @pytest.mark.parametrize("mode", ["class", "personal"])
+@pytest.mark.slow
 def test_models_page_role_matrix(alex_run, monkeypatch, mode):
     """Use this version / Delete on the Models page, for each person, in each mode."""
     if mode == "class":
@@ -90,6 +91,7 @@ def test_models_page_role_matrix(alex_run, monkeypatch, mode):
     assert find_artifact("twoconv").version == version
 
 
+@pytest.mark.slow
 def test_a_students_run_shows_on_their_pages_only(alex_run, monkeypatch):
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     at = AppTest.from_file(COMPARE, default_timeout=120)
@@ -257,6 +259,7 @@ def test_teacher_and_student_in_two_browsers(class_server, browser):
         p.context.close()
 
 
+@pytest.mark.slow
 def test_data_quality_student_proposes_and_the_teacher_settles(
     real_dataset, isolated_cache, monkeypatch
 ):

@@ -70,6 +70,7 @@ def _take_quizzes(args):
     return stored
 
 
+@pytest.mark.slow
 def test_concurrent_quiz_takers_lose_and_double_nothing(database, tmp_path, real_dataset):
     import os
 

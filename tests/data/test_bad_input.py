@@ -145,6 +145,7 @@ def test_mutated_images_give_a_result_or_our_error(seed, cuts, truncate):
     assert result.image.shape == (28, 28)
 
 
+@pytest.mark.slow
 def test_cli_reports_each_bad_file_and_predicts_the_good_ones(boot, tmp_path):
     files = {
         "empty.png": b"",

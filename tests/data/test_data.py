@@ -96,6 +96,7 @@ def test_class_names():
 # --------------------------------------------------------------------------- formats
 
 
+@pytest.mark.slow
 def test_plain_and_gzipped_idx_give_identical_arrays(real_dataset, real_source_dir, tmp_path):
     plain = _plain_idx_dir(real_source_dir, tmp_path / "plain")
     gz = tmp_path / "gz"
@@ -111,6 +112,7 @@ def test_plain_and_gzipped_idx_give_identical_arrays(real_dataset, real_source_d
     assert a.checksum == b.checksum == real_dataset.checksum
 
 
+@pytest.mark.slow
 def test_csv_pair_gives_the_same_arrays_as_idx(real_dataset, tmp_path):
     folder = tmp_path / "kaggle"
     folder.mkdir()
@@ -183,6 +185,7 @@ def test_bad_magic_number(plain_copy):
         load_dataset(plain_copy, use_cache=False)
 
 
+@pytest.mark.slow
 def test_label_out_of_range_in_csv(real_dataset, tmp_path):
     folder = tmp_path / "csv"
     folder.mkdir()

@@ -35,6 +35,7 @@ def inspectors():
     }
 
 
+@pytest.mark.slow
 def test_activations_equal_keras_submodels_and_params_add_up(inspectors, real_dataset):
     import keras
 
@@ -90,6 +91,7 @@ def _learned_with_erasing(name: str) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_maps_point_at_the_pixels_that_matter(inspectors, real_dataset):
     """Blanking the 20% of the item that the faithful map ranks highest lowers the answer's
     probability more than blanking a random 20%, for at least 80% of 200 test images, for
@@ -177,6 +179,7 @@ np.savez(sys.argv[2], gxi=attr.gradient_x_input(ins, x, [0, 1, 2, 3]),
 """
 
 
+@pytest.mark.slow
 def test_maps_are_the_same_under_jax(tmp_path, real_dataset):
     """GPU machines run Keras on JAX: the maps come from Keras layers and each backend's own
     gradients, and agree with TensorFlow's."""
@@ -201,6 +204,7 @@ def test_maps_are_the_same_under_jax(tmp_path, real_dataset):
 # --------------------------------------------------------------------------- the CLI
 
 
+@pytest.mark.slow
 def test_explain_cli_json_pictures_and_bad_images(tmp_path, real_dataset):
     good = tmp_path / "boot.png"
     Image.fromarray(real_dataset.x_test[0]).save(good)
@@ -246,6 +250,7 @@ def _drawn_input(real_dataset) -> np.ndarray:
     return preprocess(canvas_drawing(dress, np.random.default_rng(1))).image
 
 
+@pytest.mark.slow
 def test_inside_page_shows_a_drawing_from_predict(real_dataset, inspectors):
     from streamlit.testing.v1 import AppTest
 

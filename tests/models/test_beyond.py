@@ -299,6 +299,7 @@ def test_latency_is_a_positive_median():
     assert 0 < ms < 1000
 
 
+@pytest.mark.slow
 def test_resnet_recipe_trains_under_jax(real_dataset, tmp_path):
     """GPU machines train with KERAS_BACKEND=jax: augmentation, loss and schedule use keras.ops
     and Keras' own optimisers only; a few steps on real images lower the loss."""

@@ -129,6 +129,7 @@ def test_unknown_augmentation_is_one_clear_message():
         engine.make_augmenter(0, "sepia")
 
 
+@pytest.mark.slow
 def test_picture_styles_run_under_jax(real_dataset, tmp_path):
     """GPU machines train with KERAS_BACKEND=jax: the styles use keras.ops only."""
     pytest.importorskip("jax")

@@ -20,6 +20,7 @@ from fmnist_core.roles import MACHINE_OWNER, Actor
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_finder_puts_flipped_labels_first_on_a_real_subset(real_dataset, isolated_cache):
     """6,000 real training images, 1% of their labels flipped: the k-fold finder ranks the
     flipped ones at the top (the full 60,000-image check is bench/bench_label_issues.py)."""
@@ -43,6 +44,7 @@ def test_finder_puts_flipped_labels_first_on_a_real_subset(real_dataset, isolate
     assert cached and np.allclose(again, probs, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_bad_labels_are_refused_clearly(tmp_path):
     with pytest.raises(li.LabelIssueError, match="60,000 long"):
         li.check_labels(np.zeros(10, int))
@@ -59,6 +61,7 @@ def test_bad_labels_are_refused_clearly(tmp_path):
     assert run.returncode == 2 and "Cannot read" in run.stderr and "Traceback" not in run.stderr
 
 
+@pytest.mark.slow
 def test_label_issues_cli_uses_the_shipped_run(real_dataset):
     """The default run (original labels) ships in assets: the CLI answers at once, and its
     ranking is confident learning on those probabilities."""
@@ -127,6 +130,7 @@ def decision_count(split: str) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+@pytest.mark.slow
 def test_decisions_survive_concurrent_writers_and_restarts(database, tmp_path):
     cache = tmp_path / "cache"
     with mp.get_context("spawn").Pool(6) as pool:

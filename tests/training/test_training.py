@@ -58,6 +58,7 @@ def test_progress_reports_batches_epochs_and_the_end(one_epoch_artifact):
     assert [e["event"] for e in events if e["event"] != "batch"] == ["epoch", "evaluate", "save"]
 
 
+@pytest.mark.slow
 def test_saved_model_reloads_with_plain_keras_in_safe_mode(one_epoch_artifact, real_dataset):
     """A fresh process that imports only keras loads the file and predicts the same."""
     art, _ = one_epoch_artifact
@@ -80,6 +81,7 @@ def test_saved_model_reloads_with_plain_keras_in_safe_mode(one_epoch_artifact, r
     np.testing.assert_array_equal(reloaded.argmax(1), stored.argmax(1))
 
 
+@pytest.mark.slow
 def test_training_is_repeatable_with_a_seed(real_dataset, tmp_path):
     r = replace(get_spec("twoconv").recipe, epochs=1, batch_size=128)
     x, y = real_dataset.x_train[:512], real_dataset.y_train[:512]
@@ -94,6 +96,7 @@ def test_stratified_subset_keeps_class_proportions(real_dataset):
     assert np.bincount(real_dataset.y_train[keep]).tolist() == [200] * 10
 
 
+@pytest.mark.slow
 def test_kfold_makes_k_fresh_models_on_disjoint_folds(real_dataset, monkeypatch):
     x, y = real_dataset.x_train[:600], real_dataset.y_train[:600]
     folds = engine.kfold_indices(y, 3, seed=0)
@@ -153,6 +156,7 @@ def test_cancel_stops_training_and_saves_nothing(real_dataset, tmp_path):
     assert not (tmp_path / "cnn1").exists()
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_the_best_epoch(real_dataset):
     x, y = real_dataset.x_train[:1000], real_dataset.y_train[:1000]
     xv, yv = real_dataset.x_train[1000:1500], real_dataset.y_train[1000:1500]
@@ -190,6 +194,7 @@ def test_engine_pipeline_matches_plain_numpy_batches(real_dataset):
     assert not np.array_equal(epoch(again), ys)  # and the next epoch has a new order
 
 
+@pytest.mark.slow
 def test_grouped_steps_make_the_same_updates(real_dataset):
     # The engine runs several small batches per compiled call (steps_per_execution): faster,
     # and the weights after an epoch must be those of one call per batch.
@@ -211,6 +216,7 @@ def test_grouped_steps_make_the_same_updates(real_dataset):
     assert not np.allclose(weights[0][0], get_spec("strided3").build().get_weights()[0])
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(real_dataset, tmp_path):
     script = textwrap.dedent("""
         import json, sys
@@ -231,6 +237,7 @@ def test_mirrored_strategy_on_two_logical_cpus(real_dataset, tmp_path):
     assert result["acc"] > 0.4
 
 
+@pytest.mark.slow
 def test_cli_train_list_and_evaluate(real_dataset, isolated_cache):
     env = {**os.environ, "FMNIST_CACHE_DIR": str(isolated_cache)}
     out = run_cli("train", "baseline", "--limit", "1000", "--epochs", "1", "--kfold", "0", env=env)
@@ -267,6 +274,7 @@ def test_numpy_batches_pipeline_trains(real_dataset):
     assert history["loss"][1] < history["loss"][0]
 
 
+@pytest.mark.slow
 def test_a_model_trained_under_jax_loads_and_predicts_the_same_under_tensorflow(
     real_dataset, tmp_path
 ):

@@ -60,6 +60,7 @@ def test_interrupted_save_leaves_the_previous_artifact(tmp_path, small_model, mo
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
 
 
+@pytest.mark.slow
 def test_killed_writer_never_leaves_a_loadable_half_artifact(tmp_path):
     """kill -9 in the middle of a save: the folder that exists is complete or absent."""
     script = textwrap.dedent("""
@@ -150,6 +151,7 @@ def test_every_cpu_model_is_shipped(name):
 
 
 @pytest.mark.parametrize("name", SHIPPABLE)
+@pytest.mark.slow
 def test_shipped_accuracy_equals_a_fresh_evaluation(name, real_dataset):
     art = load_artifact(name, fa.shipped_models_dir(), "shipped")
     if art is None:

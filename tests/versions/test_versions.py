@@ -36,6 +36,7 @@ def one_run(real_dataset, isolated_cache):
     return art
 
 
+@pytest.mark.slow
 def test_a_run_is_a_new_version_and_the_shipped_one_stays_in_use(one_run):
     assert one_run.origin == "user" and one_run.version not in ("", versions.SHIPPED)
     assert one_run.path.parent == versions.versions_dir("twoconv")
@@ -60,6 +61,7 @@ def test_a_run_is_a_new_version_and_the_shipped_one_stays_in_use(one_run):
     assert find_artifact("twoconv").version == versions.SHIPPED
 
 
+@pytest.mark.slow
 def test_list_json_gives_every_version(one_run):
     out = run_cli("list", "--json")
     assert out.returncode == 0, out.stderr
@@ -77,6 +79,7 @@ def test_list_json_gives_every_version(one_run):
     assert [v["id"] for v in other["versions"]] == ["shipped"]
 
 
+@pytest.mark.slow
 def test_two_runs_are_two_versions_and_delete_removes_only_one(one_run):
     second = run_training("twoconv", QUICK)
     ids = [v.id for v in versions.list_versions("twoconv")]
@@ -89,6 +92,7 @@ def test_two_runs_are_two_versions_and_delete_removes_only_one(one_run):
     assert (shipped_models_dir() / "twoconv" / "model.keras").is_file()
 
 
+@pytest.mark.slow
 def test_unknown_versions_and_the_shipped_one_are_refused_clearly(one_run):
     out = run_cli("activate", "twoconv", "20990101-000000-dead")
     assert out.returncode == 2
@@ -105,6 +109,7 @@ def test_unknown_versions_and_the_shipped_one_are_refused_clearly(one_run):
         versions.activate("twoconv", "../../etc", actor=MACHINE_OWNER)
 
 
+@pytest.mark.slow
 def test_model_at_version_works_in_predict_and_embed(one_run, tmp_path, real_dataset):
     from PIL import Image
 
@@ -124,6 +129,7 @@ def test_model_at_version_works_in_predict_and_embed(one_run, tmp_path, real_dat
     assert csv.read_text().splitlines()[0].endswith("predicted,confidence")
 
 
+@pytest.mark.slow
 def test_concurrent_activations_leave_one_whole_choice(one_run):
     script = (
         "import sys\n"
@@ -158,6 +164,7 @@ def test_a_folder_from_before_versions_is_read_as_one_user_version(isolated_cach
     assert find_artifact(legacy.ref).load_model() is not None
 
 
+@pytest.mark.slow
 def test_models_page_switches_versions(one_run, monkeypatch):
     at = AppTest.from_file(str(ROOT / "pages" / "models.py"), default_timeout=120).run()
     assert not at.exception
@@ -185,6 +192,7 @@ def test_models_page_switches_versions(one_run, monkeypatch):
     assert any("python -m fmnist_core delete twoconv" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 def test_own_run_is_deleted_from_the_page_after_confirmation(
     real_dataset, isolated_cache, monkeypatch
 ):
@@ -263,6 +271,7 @@ def test_version_switch_in_a_real_browser(streamlit_url, page):
         versions.delete_version("baseline", art.version, actor=MACHINE_OWNER)
 
 
+@pytest.mark.slow
 def test_compare_and_confusion_pages_accept_versions(one_run):
     at = AppTest.from_file(str(ROOT / "pages" / "compare.py"), default_timeout=120)
     at.session_state["compare_versions"] = ["twoconv", one_run.ref]  # the Models page's button
