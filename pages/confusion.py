@@ -200,5 +200,5 @@ d3.download_button(
     help="One file with every section of a model card: metrics with intervals, per-class "
     "results, the confusion matrix and its images, calibration, suspect labels, known limits"
     + (f", and the comparison with {vs}" if vs else "")
-    + ". Opens in any browser without a network. Takes about half a minute to write.",
+    + ". Opens in any browser without a network. Written in a second or two (the first one on a new server, up to 10 s).",
 )

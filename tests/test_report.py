@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import run_cli
 
@@ -93,3 +94,30 @@ def test_confusion_page_offers_the_report(real_dataset):
     assert any("p = " in t or "p < 0.001" in t for t in texts)
     labels = [b.proto.label for b in at.get("download_button")]
     assert any(", against " in label for label in labels)
+
+
+@pytest.mark.slow
+def test_the_reports_picture_sets_are_made_once_and_read_back_the_same(
+    real_dataset, isolated_cache
+):
+    """The Known limits section's pictures are model-independent: made once, kept on disk,
+    read back identical (a later report, another server, a restart), and a damaged file is
+    made again."""
+    from fmnist_core import report
+
+    ds = real_dataset
+    report._PICTURE_INPUTS.clear()
+    made = report.picture_set_inputs(ds.x_test, ds.y_test, n=40)
+    (kept,) = (isolated_cache / "reports").glob("picture-sets-40-*.npz")
+    report._PICTURE_INPUTS.clear()
+    read = report.picture_set_inputs(ds.x_test, ds.y_test, n=40)
+    assert list(read) == list(made) == list(report.PICTURE_SETS)
+    for kind in made:
+        assert np.array_equal(read[kind][0], made[kind][0])
+        assert (read[kind][1] is None) == (made[kind][1] is None)
+        if made[kind][1] is not None:
+            assert np.array_equal(read[kind][1], made[kind][1])
+    kept.write_bytes(b"not an npz")  # damaged: made again, same pictures
+    report._PICTURE_INPUTS.clear()
+    again = report.picture_set_inputs(ds.x_test, ds.y_test, n=40)
+    assert all(np.array_equal(again[k][0], made[k][0]) for k in made)
