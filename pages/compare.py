@@ -14,7 +14,7 @@ from fmnist_core.figures.comparison import (
 from fmnist_core.ui.loaders import catalog_rows, predict_latencies, trained_results
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
-from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS, interval_text
+from fmnist_core.ui.widgets import EMPTY_CELL, MODEL_TABLE_COLUMNS, interval_text
 
 COST_CHOICES = {"parameters": "params", "Predict latency": "latency_ms", "file size": "megabytes"}
 
@@ -56,6 +56,7 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config=MODEL_TABLE_COLUMNS,
+    placeholder=EMPTY_CELL,
 )
 st.caption(
     "**95% interval**: where the accuracy would likely land on another 10,000 images like "

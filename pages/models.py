@@ -6,7 +6,7 @@ import streamlit as st
 from fmnist_core.ui.identity import personal_mode_hint
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import versions_panel
-from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS
+from fmnist_core.ui.widgets import EMPTY_CELL, MODEL_TABLE_COLUMNS
 from fmnist_core.versions.catalog import NEEDS_WEIGHTS, model_catalog
 
 run_through_app()
@@ -27,25 +27,21 @@ table = pd.DataFrame(
             "beyond the tutorials" if r["beyond_tutorials"] else f"tutorial {r['source']}"
             for r in rows
         ],
-        "Status": [r["status"] for r in rows],
+        "Status": ["needs weights" if r["status"] == NEEDS_WEIGHTS else r["status"] for r in rows],
         "Version in use": [r["version"] or "" for r in rows],
         "Parameters": [r["params"] for r in rows],
-        "Epochs (+ augmented)": [
+        "Epochs": [
             f"{r['epochs']}" + (f" + {r['augment_epochs']}" if r["augment_epochs"] else "")
             for r in rows
         ],
-        "Test accuracy": [
+        "Accuracy": [
             r["test_accuracy"] * 100 if r["test_accuracy"] is not None else None for r in rows
         ],
-        "Tutorial reported": [
+        "Tutorial": [
             r["reported_accuracy"] * 100 if r["reported_accuracy"] else None for r in rows
         ],
-        "Difference (points)": [
-            r["difference"] * 100 if r["difference"] is not None else None for r in rows
-        ],
+        "Δ points": [r["difference"] * 100 if r["difference"] is not None else None for r in rows],
         "Training (s)": [r["training_seconds"] for r in rows],
-        "Recipe from": [r["tutorial"] for r in rows],
-        "Architecture": [r["description"] for r in rows],
     }
 )
 st.dataframe(
@@ -53,8 +49,35 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     height=35 * (len(table) + 1) + 3,  # every model in view, none behind a scroll bar
-    column_config=MODEL_TABLE_COLUMNS,
+    column_config={
+        **MODEL_TABLE_COLUMNS,
+        "Accuracy": st.column_config.NumberColumn(
+            format="%.2f%%", help="Test accuracy of the version in use, on all 10,000 test images"
+        ),
+        "Tutorial": st.column_config.NumberColumn(
+            format="%.2f%%", help="The test accuracy the tutorial reported for its recipe"
+        ),
+        "Δ points": st.column_config.NumberColumn(
+            format="%+.2f", help="Accuracy minus the tutorial's, in percentage points"
+        ),
+        "Epochs": st.column_config.TextColumn(help="Plain epochs + epochs on augmented images"),
+    },
+    placeholder=EMPTY_CELL,
 )
+# the long texts in a table of their own: the one above fits a laptop's width
+with st.expander("What each model is, and the tutorial its recipe comes from"):
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Model": [r["name"] for r in rows],
+                "Architecture": [r["description"] for r in rows],
+                "Recipe from": [r["tutorial"] for r in rows],
+            }
+        ),  # fmt: skip
+        hide_index=True,
+        width="stretch",
+        column_config={"Architecture": st.column_config.TextColumn(width="large")},
+    )
 
 beyond = [r for r in rows if r["beyond_tutorials"]]
 if beyond:

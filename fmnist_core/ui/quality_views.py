@@ -26,8 +26,10 @@ from fmnist_core.ui.identity import ask_name, class_mode, current_actor
 from fmnist_core.ui.loaders import dataset_or_stop
 from fmnist_core.ui.widgets import escape_markdown
 
-PAGE_SIZE = 16
-COLUMNS = 4
+PAGE_SIZE = 15
+# three per row: each decision control ("Right | → T-shirt/top | Unsure") fits its column at
+# 1400 px (four cut "Unsure" to "Unsur")
+COLUMNS = 3
 ANY = "any class"
 CHOICES = ["keep", "relabel", "ambiguous"]
 CHOICE_WORDS = {"keep": "Right", "relabel": "Relabel", "ambiguous": "Unsure"}

@@ -25,6 +25,7 @@ from fmnist_core.figures.answers import probabilities_figure
 from fmnist_core.ui import phone
 from fmnist_core.ui.loaders import dataset_or_stop, predictor_or_stop
 
+EMPTY_CELL = "—"  # a table cell with nothing to show (st.dataframe's placeholder), never "None"
 MODEL_TABLE_COLUMNS = {
     "Test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
     "Tutorial reported": st.column_config.NumberColumn(format="%.2f%%"),
