@@ -18,15 +18,25 @@ run_through_app()
 phone.style(phone.PREDICT_CSS)  # on a phone the answer comes before the preprocessing steps
 st.title("Predict")
 st.markdown(
-    "Give the models an image: draw one, upload photos, or pick one from the test set. "
+    "Give the models an image: draw one, upload photos, or pick one from the test set "
+    "(a link to a test image: `/predict?image=123`). "
     "You see how it becomes the 28x28 input the models were trained on, then what every "
     "model answers."
 )
 name_versions_in_use()
 
-source = st.segmented_control(
-    "Image source", ["Draw", "Upload", "Test image"], default="Test image", key="source"
-)
+SOURCES = ["Draw", "Upload", "Test image"]
+# a link opens a test image (/predict?image=123); without one the page opens ready to draw
+if "source" not in st.session_state:
+    linked = st.query_params.get("image")
+    if linked is not None:
+        if linked.isdigit() and int(linked) < len(dataset_or_stop().x_test):
+            st.session_state.update(source="Test image", test_index=int(linked))
+        else:
+            st.info(f"The link's image={linked!r} is not a test image (0-9,999): ignored.")
+source = st.segmented_control("Image source", SOURCES, default="Draw", key="source", required=True)
+if source != "Test image":
+    st.query_params.pop("image", None)
 invert_col, fill_col = st.columns(2)
 invert_choice = invert_col.segmented_control(
     "Invert colours",
@@ -135,6 +145,7 @@ def test_image() -> None:
         if st.button("Random test image"):
             st.session_state["test_index"] = int(np.random.default_rng().integers(len(ds.x_test)))
         index = st.number_input("Test image index", 0, len(ds.x_test) - 1, key="test_index", step=1)
+    st.query_params["image"] = str(index)  # the link reopens this image
     true_label = int(ds.y_test[index])
     with right:
         classify_and_show(

@@ -226,7 +226,10 @@ def test_predict_page_with_a_test_image(real_dataset):
     at = AppTest.from_file(APP, default_timeout=180)
     at.switch_page("pages/predict.py").run()
     assert not at.exception
+    assert at.segmented_control(key="source").value == "Draw"  # opens ready to draw
+    at.segmented_control(key="source").set_value("Test image").run()
     at.number_input(key="test_index").set_value(2).run()
+    assert at.query_params["image"] == "2"  # the link reopens this image
     assert not at.exception
     table = at.dataframe[0].value
     names = [a.name for a in available_artifacts()[0]]
@@ -327,3 +330,20 @@ def test_the_lesson_is_offered_only_where_tutorial_models_missed(real_dataset):
         assert bool(lesson) == missed, (head, [e.label for e in at.expander])
         seen.add(missed)
     assert seen == {True, False}  # both cases were tried
+
+
+def test_a_link_opens_a_test_image_and_a_bad_one_says_what_was_ignored(real_dataset):
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["image"] = "123"
+    at.switch_page("pages/predict.py").run()
+    assert not at.exception
+    assert at.segmented_control(key="source").value == "Test image"
+    assert at.number_input(key="test_index").value == 123
+    assert at.query_params["image"] == "123"
+    for bad in ("abc", "10000"):
+        at = AppTest.from_file(APP, default_timeout=180)
+        at.query_params["image"] = bad
+        at.switch_page("pages/predict.py").run()
+        assert not at.exception
+        assert at.segmented_control(key="source").value == "Draw"
+        assert any(f"image={bad!r}" in i.value and "ignored" in i.value for i in at.info)

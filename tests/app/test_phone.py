@@ -175,8 +175,8 @@ def test_a_wide_screen_keeps_its_layout(streamlit_url, page, tmp_path):
     picture = page.locator(".st-key-quiz_picture img").bounding_box()
     assert picture["width"] == 280 and picture["x"] + picture["width"] < boxes[0]["x"]
     _shot(page, tmp_path, "wide_quiz.png")
-    page.goto(streamlit_url + "/predict", wait_until="domcontentloaded")
-    answer = page.get_by_text("The robust model says").first  # the test image shown first
+    page.goto(streamlit_url + "/predict?image=0", wait_until="domcontentloaded")
+    answer = page.get_by_text("The robust model says").first  # the linked test image
     answer.wait_for(timeout=120_000)
     _idle(page, 120)
     first_step = page.get_by_text("original (28x28)").first
