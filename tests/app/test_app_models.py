@@ -38,6 +38,6 @@ def test_models_page_lists_every_registry_model():
 def test_models_page_in_a_real_browser(streamlit_url, page):
     page.goto(streamlit_url + "/models", wait_until="domcontentloaded")
     page.get_by_role("heading", name="Models").wait_for(timeout=60_000)
-    page.locator("[data-testid='stDataFrame']").wait_for(timeout=30_000)
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.get_by_text("needs ImageNet weights").count() >= 1
