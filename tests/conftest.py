@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -109,6 +111,24 @@ def load_deploy(name: str):
     module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
     spec.loader.exec_module(module)  # registered first: its dataclasses look themselves up
     return module
+
+
+def haproxy_or_skip(serve) -> None:
+    """Skip without Debian's haproxy; fail instead where the browser tests are required (CI)."""
+    if serve.find_haproxy() is None:
+        reason = f"{serve.HAPROXY} is missing (apt-get install haproxy)"
+        if os.environ.get("FMNIST_REQUIRE_BROWSER", "") not in ("", "0"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def add_shipped_copy_as_run(cache: Path, name: str, run: str) -> None:
+    """A second version of `name` in `cache`: its shipped artifact saved as run `run`."""
+    folder = cache / "versions" / name / run
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "assets" / "models" / name, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "version_id": run}))
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-from conftest import click_settled, load_deploy, run_cli
+from conftest import add_shipped_copy_as_run, click_settled, haproxy_or_skip, load_deploy, run_cli
 
 RUN = "20261205-000000-srv2"  # a run of twoconv: its shipped artifact copied as a version
 
@@ -19,30 +17,12 @@ RUN = "20261205-000000-srv2"  # a run of twoconv: its shipped artifact copied as
 serve = load_deploy("serve")
 
 
-def _add_run(cache: Path) -> None:
-    """A second version of twoconv in `cache`: the shipped artifact, saved as a run."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FMNIST_CACHE_DIR", str(cache))
-        from fmnist_core import versions
-
-        folder = versions.versions_dir("twoconv") / RUN
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(versions.shipped_models_dir() / "twoconv", folder)
-        manifest = json.loads((folder / "manifest.json").read_text())
-        manifest["version_id"] = RUN
-        (folder / "manifest.json").write_text(json.dumps(manifest))
-
-
 @pytest.fixture(scope="module")
 def two_servers(real_dataset, tmp_path_factory):
     """Two app servers and HAProxy in front, on a cache folder of their own."""
-    if serve.find_haproxy() is None:
-        reason = f"{serve.HAPROXY} is missing (apt-get install haproxy)"
-        if os.environ.get("FMNIST_REQUIRE_BROWSER", "") not in ("", "0"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    haproxy_or_skip(serve)
     cache = tmp_path_factory.mktemp("servers-cache")
-    _add_run(cache)
+    add_shipped_copy_as_run(cache, "twoconv", RUN)
     env = {**os.environ, "FMNIST_CACHE_DIR": str(cache)}
     with serve.serving(2, env=env, log_dir=cache / "logs") as deployment:
         yield deployment, env

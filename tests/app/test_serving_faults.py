@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -18,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from conftest import click_settled, load_deploy, run_cli
+from conftest import add_shipped_copy_as_run, click_settled, haproxy_or_skip, load_deploy, run_cli
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from streamlit.testing.v1 import AppTest
 
@@ -161,16 +160,9 @@ RUN = "20261205-000000-fault"  # a run of twoconv (its shipped artifact), made t
 def behind_proxy(real_dataset, local_pg, tmp_path_factory):
     """Two app servers and HAProxy (deploy/serve.py) on the throwaway PostgreSQL and a cache
     folder of their own, holding a second version of twoconv."""
-    if serve.find_haproxy() is None:
-        reason = f"{serve.HAPROXY} is missing (apt-get install haproxy)"
-        if os.environ.get("FMNIST_REQUIRE_BROWSER", "") not in ("", "0"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    haproxy_or_skip(serve)
     cache = tmp_path_factory.mktemp("faults-cache")
-    folder = cache / "versions" / "twoconv" / RUN
-    shutil.copytree(ROOT / "assets" / "models" / "twoconv", folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    (folder / "manifest.json").write_text(json.dumps({**manifest, "version_id": RUN}))
+    add_shipped_copy_as_run(cache, "twoconv", RUN)
     env = {**os.environ, "FMNIST_CACHE_DIR": str(cache), "FMNIST_DATABASE_URL": local_pg.url}
     with serve.serving(2, env=env, log_dir=cache / "logs") as deployment:
         yield deployment, env, local_pg
