@@ -7,7 +7,8 @@ import plotly.graph_objects  # noqa: F401
 import streamlit as st
 
 from fmnist_core.ui.identity import identity_sidebar, write_cookie_if_needed
-from fmnist_core.ui.navigation import PAGES
+from fmnist_core.ui.links import note_page
+from fmnist_core.ui.navigation import pages_by_section
 from fmnist_core.ui.streamlit_patches import rerun_after_reconnecting
 
 st.set_page_config(
@@ -17,8 +18,12 @@ st.set_page_config(
 # rather than once per image grid)
 st.html("<style>[data-testid='stImage'] img {image-rendering: pixelated;}</style>")
 navigation = st.navigation(
-    [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES]
+    {
+        section: [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in pages]
+        for section, pages in pages_by_section().items()
+    }
 )
+note_page(navigation.url_path)  # a page just entered takes its view from the link
 # class mode: who you are, the teacher's sign-in (nothing in personal mode)
 identity_sidebar()
 # a page whose server died reruns on the server the proxy sends it to (deploy/serve.py)

@@ -11,7 +11,13 @@ from fmnist_core.figures.comparison import (
     learning_curves_figure,
     per_class_accuracy_figure,
 )
-from fmnist_core.ui.loaders import catalog_rows, predict_latencies, trained_results
+from fmnist_core.ui.links import ViewLink, title_with_link
+from fmnist_core.ui.loaders import (
+    artifacts_or_stop,
+    catalog_rows,
+    predict_latencies,
+    trained_results,
+)
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
 from fmnist_core.ui.widgets import EMPTY_CELL, MODEL_TABLE_COLUMNS, interval_text
@@ -19,7 +25,7 @@ from fmnist_core.ui.widgets import EMPTY_CELL, MODEL_TABLE_COLUMNS, interval_tex
 COST_CHOICES = {"parameters": "params", "Predict latency": "latency_ms", "file size": "megabytes"}
 
 run_through_app()
-st.title("Compare models")
+title_with_link("Compare models")
 st.markdown(
     "How the tutorials' models compare on the same 10,000 test images: what the tutorial "
     "reported against what we measured, how they learned, and where each one is strong. "
@@ -67,21 +73,23 @@ st.caption(
 
 st.subheader("Learning curves")
 names = [n for n in results if "@" not in n]
-# the Models page's "Compare" button asks for two versions of one model
-asked = st.session_state.pop("compare_versions", None)
-if asked and all(ref in results for ref in asked):
-    st.session_state["curve_models"] = asked
+# the link: /compare?models=cnn1,cnn4@<version>&metric=loss (the Models page's "Compare"
+# button links two versions of one model this way)
+link = ViewLink("compare")
+linked_model = ViewLink.model(results, {a.ref: a.name for a in artifacts_or_stop()})
+link.start("curve_models", names[: min(4, len(names))], "models", linked_model, many=True)
+st.session_state["curve_models"] = [m for m in st.session_state["curve_models"] if m in results]
+link.start("curve_metric", "accuracy", "metric", ViewLink.one_of(["accuracy", "loss"]))
+link.say_what_was_ignored()
 chosen = st.multiselect(
     "Models (and other versions of them)",
     list(results),
-    default=names[: min(4, len(names))],
     key="curve_models",
     format_func=model_label,
 )
 left, right = st.columns([1, 2])
-metric = left.segmented_control(
-    "Metric", ["accuracy", "loss"], default="accuracy", key="curve_metric"
-)
+metric = left.segmented_control("Metric", ["accuracy", "loss"], key="curve_metric")
+link.keep(models=chosen or None, metric=metric or "accuracy")
 smoothing = right.slider("Smoothing", 0.0, 0.95, 0.0, 0.05, key="curve_smoothing")
 if chosen:
     st.plotly_chart(

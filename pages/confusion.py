@@ -16,8 +16,8 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data.exports import images_zip
 from fmnist_core.data.gallery import tile
 from fmnist_core.figures.confusion import confusion_figure
-from fmnist_core.models import display_name
-from fmnist_core.ui.loaders import dataset_or_stop, trained_results
+from fmnist_core.ui.links import ViewLink, title_with_link
+from fmnist_core.ui.loaders import artifacts_or_stop, dataset_or_stop, trained_results
 from fmnist_core.ui.reports import report_maker
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
@@ -27,7 +27,7 @@ PAGE_SIZE = 30
 SIDE_BY_SIDE = 20
 
 run_through_app()
-st.title("Confusion matrix")
+title_with_link("Confusion matrix")
 st.markdown(
     "Rows are the true class, columns what the model predicted; the diagonal is right. "
     "Click any cell (or pick it below the matrix) to see the test images behind it."
@@ -38,19 +38,32 @@ name_versions_in_use()
 results = trained_results(with_versions=True)  # active versions by name, others 'name@id'
 names = [n for n in results if "@" not in n]
 best = max(names, key=lambda n: results[n].correct.mean())
+# the link: /confusion?model=cnn4&true=Pullover&pred=Coat (classes by name or index), &vs=...
+link = ViewLink("confusion")
+linked_model = ViewLink.model(results, {a.ref: a.name for a in artifacts_or_stop()})
+if st.session_state.get("cm_model") not in (None, *results):
+    del st.session_state["cm_model"]  # a version deleted since
+link.start("cm_model", best, "model", linked_model)
+vs = link.get("vs", linked_model)
+if vs is not None and vs != st.session_state["cm_model"]:
+    st.session_state.update(cm_compare=True, cm_other=vs)
 top, mode_col = st.columns([2, 1])
 model = top.selectbox(
-    "Model", names, index=names.index(best), key="cm_model", format_func=display_name
+    "Model",
+    names + [m for m in [st.session_state["cm_model"]] if m not in names],  # a linked version
+    key="cm_model",
+    format_func=model_label,
 )
 mode = mode_col.segmented_control("Show", ["Counts", "Row %"], default="Counts", key="cm_mode")
 r = results[model]
 cm = r.confusion()
 normalised = mode == "Row %"
 
-if "cm_true" not in st.session_state:  # open on the model's biggest confusion
-    first = top_confusions(cm, 1)[0]
-    st.session_state["cm_true"] = CLASS_NAMES[first.true]
-    st.session_state["cm_pred"] = CLASS_NAMES[first.predicted]
+# the cell: the link's, else the model's biggest confusion
+first = top_confusions(cm, 1)[0]
+link.start("cm_true", CLASS_NAMES[first.true], "true", ViewLink.class_name)
+link.start("cm_pred", CLASS_NAMES[first.predicted], "pred", ViewLink.class_name)
+link.say_what_was_ignored()
 
 
 def select_clicked_cell() -> None:
@@ -139,6 +152,9 @@ for c in top_confusions(cm, 5):
 
 st.subheader("Two models side by side")
 others = [n for n in results if n != model]
+other = None
+if st.session_state.get("cm_other") not in (None, *others):
+    del st.session_state["cm_other"]
 if others and st.toggle("Compare with another model or version", key="cm_compare"):
     other = st.selectbox("Compare with", others, key="cm_other", format_func=model_label)
     o = results[other]
@@ -176,6 +192,8 @@ if others and st.toggle("Compare with another model or version", key="cm_compare
             [f"#{i} {model}: {CLASS_NAMES[r.y_pred[i]]}" for i in theirs[:SIDE_BY_SIDE]],
         )
 
+link.keep(model=model, true=CLASS_NAMES[true_c], pred=CLASS_NAMES[pred_c], vs=other)
+
 st.subheader("Downloads")
 d1, d2, d3, d4 = st.columns(4)
 d1.download_button(
@@ -191,7 +209,7 @@ d4.download_button(
     f"{model}-misclassified-images.zip",
     "application/zip",
 )
-vs = st.session_state.get("cm_other") if st.session_state.get("cm_compare") else None
+vs = other
 d3.download_button(
     "Report for people who were not here (HTML)" + (f", against {vs}" if vs else ""),
     report_maker(results[model].manifest, model, vs),

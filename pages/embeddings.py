@@ -3,17 +3,21 @@
 import numpy as np
 import streamlit as st
 
-from fmnist_core.analysis.embeddings import (
-    ALL_IMAGES,
-    METHOD_LABELS,
-    EmbeddingError,
-    make_request,
-)
+from fmnist_core.analysis.embeddings import ALL_IMAGES, METHOD_LABELS, EmbeddingError
 from fmnist_core.analysis.embeddings import nearest_neighbours as nearest
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data.exports import images_zip, sample_across_classes
 from fmnist_core.figures.embeddings import embedding_figure, variance_figure
+from fmnist_core.ui.embedding_form import (
+    DEFAULT_REQUEST,
+    embedding_form,
+    form_state,
+    link_params,
+    request_from_form,
+    request_from_link,
+)
 from fmnist_core.ui.hover_images import hover_images
+from fmnist_core.ui.links import ViewLink, title_with_link
 from fmnist_core.ui.loaders import (
     cached_embedding,
     compute_embedding_with_progress,
@@ -24,14 +28,13 @@ from fmnist_core.ui.loaders import (
     placed_image,
 )
 from fmnist_core.ui.streamlit_patches import run_through_app
-from fmnist_core.ui.version_widgets import model_label, name_versions_in_use
+from fmnist_core.ui.version_widgets import name_versions_in_use
 from fmnist_core.ui.widgets import image_grid
 
-METHOD_NAMES = {label: method for method, label in METHOD_LABELS.items()}
 SELECTION_PAGE = 80
 
 run_through_app()
-st.title("Embeddings")
+title_with_link("Embeddings")
 st.markdown(
     "Each dot is a test image, placed so that similar images sit close together. Choose what "
     "to compare (raw pixels, or the features a model learned), the method and its settings, "
@@ -45,44 +48,30 @@ mine = my_runs()
 # a model's name means the class's version; the person's own choice goes by its ref (name@id)
 models = [a.ref if a.name in mine else a.name for a in artifacts]
 sources = ["pixels", *models]
-if "embed_request" not in st.session_state:
-    st.session_state["embed_request"] = make_request("pixels", "umap", 5000, 2)
+# the view on screen: the link's (/embeddings?source=cnn4&method=umap&size=5000&dims=2...),
+# else the last one run in this session, else the default; the form starts from it
+link = ViewLink("embeddings")
+linked = request_from_link(link, sources, {a.ref: a.name for a in artifacts})
+link.say_what_was_ignored()
+if linked is not None:
+    st.session_state["embed_request"] = linked
+    st.session_state.update(form_state(linked))
+st.session_state.setdefault("embed_request", DEFAULT_REQUEST)
+for key, value in form_state(st.session_state["embed_request"]).items():
+    st.session_state.setdefault(key, value)  # widget values lost on leaving the page
+if st.session_state["embed_source"] not in sources:  # a version gone since
+    st.session_state["embed_source"] = "pixels"
 
-with st.form("embed_form"):
-    c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
-    source = c1.selectbox("Features", sources, help="Raw pixels, or a model's last hidden layer",
-                          format_func=lambda r: "pixels" if r == "pixels" else model_label(r))  # fmt: skip
-    method_label = c2.selectbox("Method", list(METHOD_NAMES), index=2)
-    n = c3.select_slider("Images", [1000, 2000, 5000, 10000, ALL_IMAGES], value=5000,
-                         help="A stratified subset of the test set; 70,000 = all images (PCA and UMAP)")  # fmt: skip
-    dims = 3 if c4.radio("View", ["2D", "3D"], horizontal=True) == "3D" else 2
-    with st.expander("Method settings"):
-        s1, s2, s3 = st.columns(3)
-        perplexity = s1.slider("t-SNE perplexity", 5, 100, 30)
-        learning_rate = s1.select_slider(
-            "t-SNE learning rate", ["auto", 10, 50, 100, 200, 500, 1000], "auto"
-        )
-        n_neighbors = s2.slider("UMAP neighbours", 2, 100, 15)
-        min_dist = s2.slider("UMAP minimum distance", 0.0, 0.99, 0.1, 0.01)
-        class_a = s3.selectbox("Custom axis: from class", CLASS_NAMES, index=6)
-        class_b = s3.selectbox("Custom axis: to class", CLASS_NAMES, index=0)
-    run = st.form_submit_button("Run", type="primary")
-
+run = embedding_form(sources)
 if run:
-    method = METHOD_NAMES[method_label]
-    params = {
-        "pca": {},
-        "tsne": {"perplexity": float(perplexity), "learning_rate": learning_rate},
-        "umap": {"n_neighbors": n_neighbors, "min_dist": min_dist},
-        "custom": {"class_a": CLASS_NAMES.index(class_a), "class_b": CLASS_NAMES.index(class_b)},
-    }[method]
     try:
-        st.session_state["embed_request"] = make_request(source, method, n, dims, **params)
+        st.session_state["embed_request"] = request_from_form(st.session_state)
     except EmbeddingError as e:
         st.error(str(e))
         st.stop()
 
 request = st.session_state["embed_request"]
+link.keep(**link_params(request))
 emb = cached_embedding(request)
 if emb is None:
     if not run:

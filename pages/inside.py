@@ -14,12 +14,13 @@ from fmnist_core.ui.inside_views import (
     show_layer_strip,
     show_where_it_looked,
 )
+from fmnist_core.ui.links import ViewLink, title_with_link
 from fmnist_core.ui.loaders import artifacts_or_stop, dataset_or_stop
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import name_versions_in_use
 
 run_through_app()
-st.title("Inside the CNN")
+title_with_link("Inside the CNN")
 st.markdown(
     "Follow one image through a network: the layers it passes, what each convolution "
     "responds to, the filters of the first layer, and which pixels decided the answer."
@@ -27,13 +28,26 @@ st.markdown(
 name_versions_in_use()
 
 artifacts = {a.name: a for a in artifacts_or_stop()}
+# an ensemble runs whole models side by side: its members are opened one by one
+names = [n for n in artifacts if not is_assembled(n)]
+# the link: /inside?model=robust&second=cnn4&image=42 (a test image; a picture from Predict
+# stays in its session)
+link = ViewLink("inside")
+linked_model = ViewLink.model(names, {a.ref: a.name for a in artifacts.values()})
+link.start("inside_model", "robust" if "robust" in names else names[0], "model", linked_model)
+link.start("inside_second", "cnn4" if "cnn4" in names else "(none)", "second",
+           ViewLink.model(["(none)", *names], {"none": "(none)"}))  # fmt: skip
 from_predict = st.session_state.get("last_prediction_image")
+linked_image = link.get("image", ViewLink.whole_number(0, 9_999))
+if linked_image is not None:
+    st.session_state.update(inside_source="Test image", inside_index=linked_image)
+link.say_what_was_ignored()
+st.session_state.setdefault(
+    "inside_source", "From Predict" if from_predict is not None else "Test image"
+)
 sources = ["From Predict", "Test image"]
 source_col, pick_col = st.columns([2, 3])
-source = source_col.segmented_control(
-    "Image", sources, key="inside_source",
-    default="From Predict" if from_predict is not None else "Test image",
-)  # fmt: skip
+source = source_col.segmented_control("Image", sources, key="inside_source", required=True)
 if source == "From Predict" and from_predict is None:
     st.info("Draw or upload a picture on the **Predict** page first; a test image is shown here.")
     st.page_link("pages/predict.py", label="Go to Predict", icon=":material/draw:")
@@ -52,20 +66,20 @@ else:
     image = ds.x_test[int(index)]
     title = f"Test image {int(index)}: {CLASS_NAMES[int(ds.y_test[int(index)])]}"
 
-# an ensemble runs whole models side by side: its members are opened one by one
-names = [n for n in artifacts if not is_assembled(n)]
 for name in artifacts:
     if is_assembled(name):
         members = ", ".join(artifacts[name].manifest.get("members") or [])
         st.caption(f"**{name}** averages {members}: choose one of them to see its inside.")
-default = "robust" if "robust" in names else names[0]
 model_col, second_col = st.columns(2)
-first = model_col.selectbox("Model", names, index=names.index(default), key="inside_model")
+first = model_col.selectbox("Model", names, key="inside_model")
 others = ["(none)"] + [n for n in names if n != first]
+if st.session_state["inside_second"] not in others:
+    st.session_state["inside_second"] = "(none)"
 second = second_col.selectbox(
-    "Second model, to compare where they look", others,
-    index=others.index("cnn4") if "cnn4" in others else 0, key="inside_second",
-)  # fmt: skip
+    "Second model, to compare where they look", others, key="inside_second"
+)
+link.keep(model=first, second=None if second == "(none)" else second,
+          image=int(index) if source == "Test image" else None)  # fmt: skip
 
 ins = inspector_or_none(artifacts[first])
 if ins is None:

@@ -3,14 +3,16 @@
 import pandas as pd
 import streamlit as st
 
+from fmnist_core.models import display_name
 from fmnist_core.ui.identity import personal_mode_hint
+from fmnist_core.ui.links import LinkValueError, ViewLink, title_with_link
 from fmnist_core.ui.streamlit_patches import run_through_app
-from fmnist_core.ui.version_widgets import versions_panel
+from fmnist_core.ui.version_widgets import model_card, versions_panel
 from fmnist_core.ui.widgets import EMPTY_CELL, MODEL_TABLE_COLUMNS
 from fmnist_core.versions.catalog import NEEDS_WEIGHTS, model_catalog
 
 run_through_app()
-st.title("Models")
+title_with_link("Models")
 st.markdown(
     "Every CNN from the five tutorials, trained with the tutorial's own recipe, and our own "
     "models *beyond the tutorials*. The *shipped* versions come with the app; each training "
@@ -79,6 +81,32 @@ with st.expander("What each model is, and the tutorial its recipe comes from"):
         column_config={"Architecture": st.column_config.TextColumn(width="large")},
     )
 
+# one model: /models?model=cnn4, or one of its versions: /models?model=cnn4@<version>
+by_name = {r["name"]: r for r in rows}
+
+
+def _model_or_version(text: str) -> str:
+    name, _, version = text.strip().partition("@")
+    found = ViewLink.model(by_name)(name)
+    if version:
+        ids = {v["id"] for v in by_name[found]["versions"]}
+        if version not in ids:
+            raise LinkValueError("no such version")
+        st.session_state[f"version_pick_{found}"] = version  # its versions panel shows it
+    return found
+
+
+link = ViewLink("models")
+link.start("models_model", rows[0]["name"], "model", _model_or_version)
+link.say_what_was_ignored()
+st.subheader("One model")
+chosen = st.selectbox("Model", list(by_name), key="models_model", format_func=display_name)
+model_card(by_name[chosen])
+# a version picked in its panel (other than the panel's first choice, the latest) is linked too
+picked = st.session_state.get(f"version_pick_{chosen}")
+latest = by_name[chosen]["versions"][-1]["id"] if by_name[chosen]["versions"] else None
+link.keep(model=chosen if picked in (None, latest) else f"{chosen}@{picked}")
+
 beyond = [r for r in rows if r["beyond_tutorials"]]
 if beyond:
     st.subheader("Beyond the tutorials")
@@ -110,6 +138,7 @@ for r in rows:
 
 st.subheader("Versions")
 with_runs = [r["name"] for r in rows if any(v["origin"] == "user" for v in r["versions"])]
+with_runs.sort(key=lambda n: n != chosen)  # the model looked at above first
 if with_runs:
     st.markdown(
         "Each model's versions: the shipped one and every training run. Make one the version "

@@ -7,6 +7,7 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data.gallery import image_digest
 from fmnist_core.data.preprocess import decode_image
 from fmnist_core.ui import phone
+from fmnist_core.ui.links import ViewLink, title_with_link
 from fmnist_core.ui.loaders import dataset_or_stop
 from fmnist_core.ui.streamlit_patches import run_through_app
 from fmnist_core.ui.version_widgets import name_versions_in_use
@@ -16,7 +17,7 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 
 run_through_app()
 phone.style(phone.PREDICT_CSS)  # on a phone the answer comes before the preprocessing steps
-st.title("Predict")
+title_with_link("Predict")
 st.markdown(
     "Give the models an image: draw one, upload photos, or pick one from the test set "
     "(a link to a test image: `/predict?image=123`). "
@@ -27,16 +28,15 @@ name_versions_in_use()
 
 SOURCES = ["Draw", "Upload", "Test image"]
 # a link opens a test image (/predict?image=123); without one the page opens ready to draw
-if "source" not in st.session_state:
-    linked = st.query_params.get("image")
-    if linked is not None:
-        if linked.isdigit() and int(linked) < len(dataset_or_stop().x_test):
-            st.session_state.update(source="Test image", test_index=int(linked))
-        else:
-            st.info(f"The link's image={linked!r} is not a test image (0-9,999): ignored.")
-source = st.segmented_control("Image source", SOURCES, default="Draw", key="source", required=True)
+link = ViewLink("predict")
+linked = link.get("image", ViewLink.whole_number(0, 9_999))
+if linked is not None:
+    st.session_state.update(source="Test image", test_index=linked)
+link.say_what_was_ignored()
+st.session_state.setdefault("source", "Draw")
+source = st.segmented_control("Image source", SOURCES, key="source", required=True)
 if source != "Test image":
-    st.query_params.pop("image", None)
+    link.keep(image=None)  # a drawing or an upload stays in this session
 invert_col, fill_col = st.columns(2)
 invert_choice = invert_col.segmented_control(
     "Invert colours",
@@ -145,7 +145,7 @@ def test_image() -> None:
         if st.button("Random test image"):
             st.session_state["test_index"] = int(np.random.default_rng().integers(len(ds.x_test)))
         index = st.number_input("Test image index", 0, len(ds.x_test) - 1, key="test_index", step=1)
-    st.query_params["image"] = str(index)  # the link reopens this image
+    link.keep(image=index)  # the link reopens this image
     true_label = int(ds.y_test[index])
     with right:
         classify_and_show(

@@ -9,8 +9,10 @@ from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.classroom.store import StoreError, current_decisions, decisions_csv
 from fmnist_core.data.gallery import tile
 from fmnist_core.quality.label_issues import FinderRequest
+from fmnist_core.ui.links import ViewLink, title_with_link
 from fmnist_core.ui.loaders import dataset_or_stop, trained_results
 from fmnist_core.ui.quality_views import (
+    ANY,
     class_pair_filter,
     near_duplicates,
     reviewer_name,
@@ -21,7 +23,7 @@ from fmnist_core.ui.quality_views import (
 from fmnist_core.ui.streamlit_patches import run_through_app
 
 run_through_app()
-st.title("Data quality")
+title_with_link("Data quality")
 st.markdown(
     "Is the model wrong, or the label? Every image below carries a label the models find "
     "improbable. Decide for each one; decisions are saved for everyone, with your name, and "
@@ -29,7 +31,18 @@ st.markdown(
 )
 ds = dataset_or_stop()
 reviewer_name()
-train_tab, test_tab, dup_tab = st.tabs(["Training set", "Test set", "Train/test duplicates"])
+TABS = {"train": "Training set", "test": "Test set", "duplicates": "Train/test duplicates"}
+# the link: /quality?tab=test&labelled=Shirt&looks_like=T-shirt/top (a class pair's suspects)
+link = ViewLink("quality")
+link.start("quality_tab", TABS["train"], "tab",
+           lambda t: TABS[ViewLink.one_of(TABS)(t)])  # fmt: skip
+split = next(k for k, label in TABS.items() if label == st.session_state["quality_tab"])
+if split != "duplicates":
+    pick = lambda t: ANY if t.lower() == "any" else ViewLink.class_name(t)  # noqa: E731
+    link.start(f"{split}_given", ANY, "labelled", pick)
+    link.start(f"{split}_suggested", ANY, "looks_like", pick)
+link.say_what_was_ignored()
+train_tab, test_tab, dup_tab = st.tabs(list(TABS.values()), key="quality_tab", on_change="rerun")
 
 with train_tab:
     req = FinderRequest()
@@ -80,6 +93,10 @@ with test_tab:
     )
     shown = class_pair_filter(suspects_test, "test")
     suspect_grid("test", suspects_test, ds.x_test, shown, "test")
+
+given, looks = (st.session_state.get(f"{split}_{k}", ANY) for k in ("given", "suggested"))
+link.keep(tab=split, labelled=None if given == ANY else given,
+          looks_like=None if looks == ANY else looks)  # fmt: skip
 
 with dup_tab:
     dups = near_duplicates(ds.checksum)

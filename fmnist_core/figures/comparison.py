@@ -3,6 +3,7 @@ accuracy against size and latency (the Pareto front) with public references."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,6 +12,7 @@ import plotly.graph_objects as go
 from fmnist_core.analysis.results import REFERENCE_ACCURACIES, smooth
 from fmnist_core.analysis.tradeoffs import pareto_front
 from fmnist_core.classes import CLASS_NAMES
+from fmnist_core.figures.labels import spread_labels, text_box
 from fmnist_core.figures.style import PALETTE, apply_layout
 
 
@@ -114,16 +116,12 @@ def accuracy_tradeoff_figure(models: list[dict], cost: str = "params") -> go.Fig
         ("tutorial models", [m for m in models if not m.get("beyond_tutorials")], "circle", 0),
         ("beyond the tutorials", [m for m in models if m.get("beyond_tutorials")], "diamond", 2),
     )
-    # neighbours in cost take turns above and below their marker, so names do not overlap
-    by_cost = sorted(models, key=lambda m: m[cost])
-    position = {m["name"]: ("top center", "bottom center")[i % 2] for i, m in enumerate(by_cost)}
     for label, group, symbol, colour in groups:
         if not group:
             continue
         fig.add_trace(go.Scatter(
             x=[m[cost] for m in group], y=[m["test_accuracy"] for m in group],
-            text=[m["name"] for m in group], mode="markers+text",
-            textposition=[position[m["name"]] for m in group],
+            text=[m["name"] for m in group], mode="markers",
             marker=dict(size=12, symbol=symbol, color=PALETTE[colour],
                         line=dict(width=[3 if m["name"] in on_front else 0 for m in group],
                                   color="black")),
@@ -139,11 +137,56 @@ def accuracy_tradeoff_figure(models: list[dict], cost: str = "params") -> go.Fig
             marker=dict(size=9, symbol="x", color=PALETTE[1]),
             hovertemplate="%{text}: tutorial reported %{y:.2%}<extra></extra>",
         ))  # fmt: skip
-    for label, acc in REFERENCE_ACCURACIES.items():
-        # the label sits above its line on a white ground, at the left where no model is
-        fig.add_hline(y=acc, line=dict(color="gray", dash="dot", width=1), annotation_text=f"{label} {acc:.1%}",
-                      annotation_position="top left", annotation_font_size=10,
+    reported_at = [(m["params"], m["reported_accuracy"]) for m in models
+                    if cost == "params" and m.get("reported_accuracy")]  # fmt: skip
+    # each reference's label above its line on a white ground; neighbours alternate between
+    # the left and the right, so labels of lines half a point apart do not cover each other
+    references = []
+    for k, (label, acc) in enumerate(sorted(REFERENCE_ACCURACIES.items(), key=lambda i: -i[1])):
+        text, side = f"{label} {acc:.1%}", ("left", "right")[k % 2]
+        references.append((text, acc, side))
+        fig.add_hline(y=acc, line=dict(color="gray", dash="dot", width=1), annotation_text=text,
+                      annotation_position=f"top {side}", annotation_font_size=10,
                       annotation_bgcolor="rgba(255,255,255,0.85)")  # fmt: skip
-    fig.update_xaxes(title=title, type="log")
-    fig.update_yaxes(title="test accuracy", tickformat=".0%", range=[0.8, 0.975])
+    x_range = _name_the_points(fig, models, cost, reported_at, references)
+    fig.update_xaxes(title=title, type="log", range=x_range)
+    fig.update_yaxes(title="test accuracy", tickformat=".0%", range=list(TRADEOFF_Y))
     return apply_layout(fig, 440)
+
+
+TRADEOFF_Y = (0.8, 0.975)
+TRADEOFF_PLOT_PX = (840, 340)  # the plot area on a laptop's Compare page, about
+
+
+def _name_the_points(
+    fig: go.Figure, models: list[dict], cost: str, others: list, references: list
+) -> list[float]:
+    """Each model's name beside its point where it covers no other name, point or reference
+    label (figures/labels.py); returns the x axis' range (log10) the placement assumed."""
+    if not models:
+        return [0, 1]
+    logs = [math.log10(m[cost]) for m in models] + [math.log10(x) for x, _ in others]
+    pad = max(0.08 * (max(logs) - min(logs)), 0.08)
+    lo, hi = min(logs) - pad, max(logs) + pad
+    width, height = TRADEOFF_PLOT_PX
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        y_lo, y_hi = TRADEOFF_Y
+        return ((math.log10(x) - lo) / (hi - lo) * width, (y_hi - y) / (y_hi - y_lo) * height)
+
+    points = [px(m[cost], m["test_accuracy"]) for m in models]
+    names = [m["name"] for m in models]
+    blocked = []
+    for text, acc, side in references:  # at the edge, just above the line, 10 px type
+        _, y = px(10**lo, acc)
+        w = text_box(0, 0, text, 10)[2] * 2
+        blocked.append(text_box(w / 2 if side == "left" else width - w / 2, y - 8, text, 10))
+    placed = spread_labels(points, names, [px(x, y) for x, y in others], blocked)
+    for m, place in zip(models, placed):
+        fig.add_annotation(
+            x=math.log10(m[cost]), y=m["test_accuracy"], text=m["name"], font=dict(size=12),
+            ax=place.dx, ay=place.dy, xanchor="center", yanchor="middle", showarrow=True,
+            arrowhead=0, arrowwidth=0.8, standoff=7,
+            arrowcolor="rgba(90,90,90,0.6)" if place.leader else "rgba(0,0,0,0)",
+        )  # fmt: skip
+    return [lo, hi]

@@ -15,9 +15,12 @@ def confusion_figure(
     selected: tuple[int, int] | None = None,
     title: str = "",
     diverging: bool = False,
+    size: int = 560,
 ) -> go.Figure:
     """The matrix drawn as square markers, one per cell, so that clicking a cell selects it
-    (Streamlit's selection events do not fire on heatmaps). Rows: true class; columns: predicted."""
+    (Streamlit's selection events do not fire on heatmaps). Rows: true class; columns: predicted.
+    `size`: the square figure's side in pixels; show it at that size (width="content"), since
+    the cells are markers sized in pixels: a stretched figure no longer lines them up."""
     t_idx: np.ndarray
     p_idx: np.ndarray
     t_idx, p_idx = np.meshgrid(np.arange(NUM_CLASSES), np.arange(NUM_CLASSES), indexing="ij")
@@ -42,14 +45,17 @@ def confusion_figure(
     # dark cells get white numbers
     strength = np.abs(marker_colors) / (colors["cmax"] if colors["cmax"] else 1.0)
     text_colors = ["white" if v > 0.55 else "#333" for v in strength]
-    size = 560  # fixed square figure: the cells stay square and the markers fill them
-    cell_px = (size - 150) / NUM_CLASSES
+    # a square plot area, so the cells stay square and the markers fill them
+    left, right, top_m, bottom = 90, 10, (110 if title else 90), 10
+    cell_px = min(size - left - right, size - top_m - bottom) / NUM_CLASSES
     fig = go.Figure(go.Scatter(
         x=p_idx, y=t_idx, mode="markers+text", text=text, textfont=dict(size=12, color=text_colors),
         customdata=[[CLASS_NAMES[t], CLASS_NAMES[p]] for t, p in zip(t_idx, p_idx)],
         marker=dict(symbol="square", size=cell_px * 0.93, color=marker_colors, showscale=False,
                     line=dict(color=line_colors, width=line_widths), **colors),
         hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: %{text}<extra></extra>",
+        # a clicked cell is marked by its outline: plotly's default fades every other cell
+        selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=1)),
     ))  # fmt: skip
     ticks = dict(tickmode="array", tickvals=list(range(NUM_CLASSES)), ticktext=SHORT)
     fig.update_xaxes(title="predicted class", range=[-0.5, NUM_CLASSES - 0.5], side="top",
@@ -57,7 +63,7 @@ def confusion_figure(
     fig.update_yaxes(title="true class", range=[NUM_CLASSES - 0.5, -0.5], showgrid=False,
                      zeroline=False, fixedrange=True, **ticks)  # fmt: skip
     fig.update_layout(
-        width=size, height=size, margin=dict(l=90, r=10, t=110 if title else 90, b=10),
+        width=size, height=size, margin=dict(l=left, r=right, t=top_m, b=bottom),
         clickmode="event+select", dragmode=False, plot_bgcolor="white",
         title=dict(text=title, x=0, font=dict(size=14)),
     )  # fmt: skip

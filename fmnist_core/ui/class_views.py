@@ -98,10 +98,11 @@ def class_view(code: str, *, on_projector: bool = False) -> None:
     np.add.at(model_cm, (truth, results[best].y_pred[res.images]), 1)
     left, right = st.columns(2)
     cfg = {"displayModeBar": False}
-    left.plotly_chart(confusion_figure(res.confusion(ds.y_test), False, title="The class's answers"),
-                      config=cfg, key="quiz_class_cm")  # fmt: skip
-    right.plotly_chart(confusion_figure(model_cm, False, title=f"{best} on the same images"),
-                       config=cfg, key="quiz_model_cm")  # fmt: skip
+    # at their own size (the cells are markers in pixels): two fit side by side at 1400 px
+    left.plotly_chart(confusion_figure(res.confusion(ds.y_test), False, title="The class's answers",
+                                       size=480), config=cfg, key="quiz_class_cm", width="content")  # fmt: skip
+    right.plotly_chart(confusion_figure(model_cm, False, title=f"{best} on the same images",
+                                        size=480), config=cfg, key="quiz_model_cm", width="content")  # fmt: skip
     if on_projector:
         return
     if res.names is None:

@@ -9,6 +9,7 @@ import streamlit as st
 from fmnist_core.models import display_name
 from fmnist_core.roles import NotAllowed
 from fmnist_core.ui.identity import current_actor, teacher_only_note
+from fmnist_core.ui.links import link_to
 from fmnist_core.ui.loaders import current_artifacts, my_runs, use_in_my_session
 from fmnist_core.ui.widgets import MODEL_TABLE_COLUMNS
 from fmnist_core.versions import (
@@ -120,10 +121,11 @@ def versions_panel(name: str) -> None:
             column_config=MODEL_TABLE_COLUMNS,
         )
         by_id = {v.id: v for v in versions}
+        if st.session_state.get(f"version_pick_{name}") not in by_id:  # the latest first (a
+            st.session_state[f"version_pick_{name}"] = list(by_id)[-1]  # link may name another)
         pick = st.selectbox(
             "Version",
             list(by_id),
-            index=len(by_id) - 1,
             key=f"version_pick_{name}",
             format_func=lambda i: i + (" (in use)" if by_id[i].active else ""),
         )
@@ -138,8 +140,7 @@ def versions_panel(name: str) -> None:
         if comparable and compare.button(
             "Compare with the one in use", key=f"version_compare_{name}"
         ):
-            st.session_state["compare_versions"] = [name, v.ref]
-            st.switch_page("pages/compare.py")
+            st.switch_page("pages/compare.py", query_params={"models": f"{name},{v.ref}"})
         with delete:
             if v.origin == "shipped":
                 st.caption("The shipped version is never deleted.")
@@ -158,3 +159,40 @@ def versions_panel(name: str) -> None:
                     "Only the person who started a run, or the teacher, deletes it (or the "
                     f"command line: `python -m fmnist_core delete {name} {v.id}`)."
                 )
+
+
+def model_card(row: dict) -> None:
+    """One model of the Models page: what it is, how well it does, and links to the pages
+    that show it (each opening on this model)."""
+    name = row["name"]
+    st.markdown(f"#### {display_name(name)}")
+    a, b, c, d = st.columns(4)
+    acc, reported = row["test_accuracy"], row["reported_accuracy"]
+    a.metric(
+        "Test accuracy",
+        f"{acc:.2%}" if acc is not None else "not trained",
+        f"{row['difference'] * 100:+.2f} points against the tutorial"
+        if row["difference"] is not None
+        else None,
+    )
+    b.metric("The tutorial reported", f"{reported:.2%}" if reported else "nothing")
+    c.metric("Parameters", f"{row['params']:,}" if row["params"] else "—")
+    d.metric("Version in use", row["version"] or "none")
+    st.markdown(
+        f"{row['description']}  \n**Recipe:** {row['recipe_in_words']}.  \n"
+        + (
+            "**Beyond the tutorials**: our own recipe."
+            if row["beyond_tutorials"]
+            else f"**From the tutorial:** {row['tutorial']}"
+        )  # fmt: skip
+    )
+    if row["status"] not in ("trained", "shipped") or acc is None:
+        return
+    links = st.columns(3)
+    with links[0]:
+        link_to("pages/confusion.py", "Where it goes wrong", ":material/grid_on:", model=name)
+    with links[1]:
+        link_to("pages/compare.py", "Its learning curves", ":material/leaderboard:", models=name)
+    if not row.get("members"):  # an ensemble has no inside of its own
+        with links[2]:
+            link_to("pages/inside.py", "Inside it", ":material/neurology:", model=name)

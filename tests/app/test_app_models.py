@@ -30,8 +30,25 @@ def test_models_page_lists_every_registry_model():
     source = dict(zip(table["Model"], table["Source"]))
     assert source["robust"] == "beyond the tutorials" and source["cnn1"] == "tutorial 000"
     # our own models get their recipe in words, marked as beyond the tutorials
-    assert at.subheader[0].value == "Beyond the tutorials"
+    assert [h.value for h in at.subheader][:2] == ["One model", "Beyond the tutorials"]
     assert any("robust" in m.value and "outlines" in m.value for m in at.markdown)
+
+
+def test_models_page_link_opens_one_model_and_its_version():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["model"] = "robust@shipped"
+    at.switch_page("pages/models.py").run()
+    assert not at.exception and not any("link" in i.value for i in at.info)
+    assert at.selectbox(key="models_model").value == "robust"
+    assert any(m.value == "#### robust (beyond the tutorials)" for m in at.markdown)
+    assert at.query_params["model"] == "robust"  # its only version: the name is the link
+    for bad, says in (("sock", "not a model here"), ("robust@2020-01-01", "no such version")):
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["model"] = bad
+        at.switch_page("pages/models.py").run()
+        assert not at.exception
+        assert at.selectbox(key="models_model").value == list_models()[0]
+        assert any(f"model={bad!r} ({says})" in i.value for i in at.info), at.info
 
 
 @pytest.mark.browser

@@ -143,9 +143,13 @@ def test_compare_page(all_results):
     at.segmented_control(key="tradeoff_cost").set_value("Predict latency").run()
     assert not at.exception and len(at.get("plotly_chart")) == charts
     figure = json.loads(at.get("plotly_chart")[-1].proto.spec)
-    points = [t for t in figure["data"] if t.get("mode") == "markers+text"]
-    named = [n for t in points for n in t["text"]]
-    assert sorted(named) == sorted(all_results)
+    points = [
+        t for t in figure["data"] if t.get("name") in ("tutorial models", "beyond the tutorials")
+    ]
+    assert sorted(n for t in points for n in t["text"]) == sorted(all_results)
+    # every point is named on the chart (an annotation beside it)
+    labels = [a["text"] for a in figure["layout"]["annotations"] if a.get("showarrow")]
+    assert sorted(labels) == sorted(all_results)
     latencies = [x for t in points for x in t["x"]]
     assert all(0 < ms < 1000 for ms in latencies)
     assert any(t.get("name") == "Pareto front" for t in figure["data"])

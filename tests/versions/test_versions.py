@@ -274,7 +274,7 @@ def test_version_switch_in_a_real_browser(streamlit_url, page):
 @pytest.mark.slow
 def test_compare_and_confusion_pages_accept_versions(one_run):
     at = AppTest.from_file(str(ROOT / "pages" / "compare.py"), default_timeout=120)
-    at.session_state["compare_versions"] = ["twoconv", one_run.ref]  # the Models page's button
+    at.query_params["models"] = f"twoconv,{one_run.ref}"  # the Models page's Compare button
     at.run()
     assert not at.exception
     assert at.multiselect(key="curve_models").value == ["twoconv", one_run.ref]
