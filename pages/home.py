@@ -1,24 +1,55 @@
-"""Home: what the app is, and the dataset at a glance."""
+"""Home: four things to do, with a picture each, then the dataset at a glance."""
 
 import streamlit as st
 
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data.fashion_mnist import class_counts
 from fmnist_core.data.gallery import examples_per_class, tile, upscale
+from fmnist_core.data.showcase import (
+    SIDE,
+    confusion_picture,
+    convolution_picture,
+    drawing_picture,
+    quiz_picture,
+)
 from fmnist_core.figures.dataset import class_balance_figure
-from fmnist_core.ui.loaders import dataset_or_stop
+from fmnist_core.ui.links import link_to
+from fmnist_core.ui.loaders import dataset_or_none, dataset_or_stop
 from fmnist_core.ui.navigation import PAGES
 from fmnist_core.ui.streamlit_patches import run_through_app
+
+INSIDE_IMAGE = 0  # the test image the "look inside" picture shows (an ankle boot)
 
 run_through_app()
 st.title("Fashion-MNIST CNN Explorer")
 st.markdown(
-    "See what convolutional networks learn on **Fashion-MNIST** (70,000 small grayscale "
-    "pictures of clothes in ten classes) and where they go wrong. Every model from five "
-    "well-known tutorials, trained and ready, side by side."
+    "What convolutional networks learn from 70,000 small pictures of clothes, and where "
+    "they go wrong: every model from five well-known tutorials, trained and ready."
 )
-for page in PAGES:
-    st.markdown(f"- **{page.title}**: {page.summary}")
+
+data = dataset_or_none()  # the actions work without it; only their pictures need it
+ACTIONS = [
+    ("pages/predict.py", "Draw a piece of clothing", ":material/draw:",
+     "Every model answers your drawing.", lambda: drawing_picture(), {}),
+    ("pages/quiz.py", "Take the quiz", ":material/quiz:",
+     "Label 20 images, then see how the CNNs did.",
+     lambda: quiz_picture(data.x_test, data.y_test), {}),
+    ("pages/confusion.py", "Where models go wrong", ":material/grid_on:",
+     "Shirt or T-shirt? The images behind every mistake.",
+     lambda: confusion_picture(data.x_test, data.y_test), {"true": "Shirt", "pred": "T-shirt/top"}),
+    ("pages/inside.py", "Look inside a CNN", ":material/neurology:",
+     "What each layer sees, and where it looked.",
+     lambda: convolution_picture(data.x_test[INSIDE_IMAGE]), {"image": INSIDE_IMAGE}),
+]  # fmt: skip
+for col, (page, label, icon, line, picture, params) in zip(st.columns(len(ACTIONS)), ACTIONS):
+    with col.container(border=True):
+        if data is not None or page == "pages/predict.py":
+            st.image(picture(), width=SIDE, output_format="PNG")  # no larger on a phone
+        link_to(page, label, icon, **params)
+        st.caption(line)
+
+more = [p for p in PAGES if p.section and p.path not in {a[0] for a in ACTIONS}]
+st.caption("Also here: " + ", ".join(f"**{p.title}**" for p in more) + " (in the sidebar).")
 
 ds = dataset_or_stop()
 

@@ -210,9 +210,7 @@ def copy_link_button(label: str = "Copy link", key: str = "copy_link") -> None:
         f"""
 <div class="fmnist-copy-link" id="{html.escape(key)}">
   <button type="button" title="Copy a link that opens this view, to paste in a chat or an email">
-    <svg class="icon" viewBox="0 -960 960 960" width="18" height="18" aria-hidden="true">
-      <path fill="currentColor" d="M440-280H280q-83 0-141.5-58.5T80-480q0-83 58.5-141.5T280-680h160v80H280q-50 0-85 35t-35 85q0 50 35 85t85 35h160v80ZM320-440v-80h320v80H320Zm200 160v-80h160q50 0 85-35t35-85q0-50-35-85t-85-35H520v-80h160q83 0 141.5 58.5T880-480q0 83-58.5 141.5T680-280H520Z"/>
-    </svg><span class="label">{html.escape(label)}</span>
+    <span class="icon" aria-hidden="true">link</span><span class="label">{html.escape(label)}</span>
   </button>
   <input type="text" readonly aria-label="The link to this view" style="display:none">
 </div>
@@ -222,6 +220,10 @@ def copy_link_button(label: str = "Copy link", key: str = "copy_link") -> None:
   padding: 0.25rem 0.75rem; border-radius: 0.5rem; color: inherit;
   background: transparent; border: 1px solid rgba(49, 51, 63, 0.2);
   display: inline-flex; align-items: center; gap: 0.4rem;
+}}
+.fmnist-copy-link .icon {{
+  font-family: "Material Symbols Rounded"; font-size: 1.15rem; font-weight: 400;
+  line-height: 1; -webkit-font-feature-settings: "liga"; font-feature-settings: "liga";
 }}
 .fmnist-copy-link button:hover {{ border-color: #ff4b4b; color: #ff4b4b; }}
 .fmnist-copy-link input {{ width: 100%; margin-top: 0.3rem; font-size: 0.8rem; }}

@@ -74,6 +74,19 @@ def dataset_or_stop() -> Dataset:
         raise  # st.stop() raises; this line only satisfies type checkers
 
 
+def dataset_or_none() -> Dataset | None:
+    """The dataset, or None where it is not available: for a page that works without it
+    (dataset_or_stop says how to get it)."""
+    try:
+        where = os.environ.get("FMNIST_DATA_DIR") or None
+        if where not in _LOADED:
+            with st.spinner("Loading Fashion-MNIST..."):
+                _LOADED[where] = _dataset(where)
+        return _LOADED[where]
+    except DatasetError:
+        return None
+
+
 @st.cache_resource(show_spinner=False, max_entries=6)
 def _predictor(signature: tuple, _artifacts: tuple[Artifact, ...]) -> Predictor:
     """The loaded models of one set of versions: the class's, or a student's with their own
