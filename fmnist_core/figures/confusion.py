@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from fmnist_core.classes import CLASS_NAMES, NUM_CLASSES
 from fmnist_core.figures.style import SHORT
@@ -19,8 +20,7 @@ def confusion_figure(
 ) -> go.Figure:
     """The matrix drawn as square markers, one per cell, so that clicking a cell selects it
     (Streamlit's selection events do not fire on heatmaps). Rows: true class; columns: predicted.
-    `size`: the square figure's side in pixels; show it at that size (width="content"), since
-    the cells are markers sized in pixels: a stretched figure no longer lines them up."""
+    `size`: the square figure's side in pixels, at most (a narrower column shrinks it)."""
     t_idx: np.ndarray
     p_idx: np.ndarray
     t_idx, p_idx = np.meshgrid(np.arange(NUM_CLASSES), np.arange(NUM_CLASSES), indexing="ij")
@@ -45,18 +45,32 @@ def confusion_figure(
     # dark cells get white numbers
     strength = np.abs(marker_colors) / (colors["cmax"] if colors["cmax"] else 1.0)
     text_colors = ["white" if v > 0.55 else "#333" for v in strength]
-    # a square plot area, so the cells stay square and the markers fill them
     left, right, top_m, bottom = 90, 10, (110 if title else 90), 10
     cell_px = min(size - left - right, size - top_m - bottom) / NUM_CLASSES
+    # Each cell is a rectangle in the axes' units, so it stays inside its square at any
+    # width the page gives the figure (markers are sized in pixels: in a narrower column they
+    # covered their neighbours' outlines, and the diagonal looked shifted by half a cell).
+    span = colors["cmax"] - colors["cmin"]
+    fills = sample_colorscale(colors["colorscale"],
+                              np.clip((marker_colors - colors["cmin"]) / span, 0, 1).tolist())  # fmt: skip
+    order = sorted(range(len(values)), key=lambda k: line_widths[k])  # outlines drawn last win
+    shapes = [
+        dict(type="rect", layer="below", x0=p_idx[k] - 0.465, x1=p_idx[k] + 0.465,
+             y0=t_idx[k] - 0.465, y1=t_idx[k] + 0.465, fillcolor=fills[k],
+             line=dict(color=line_colors[k], width=line_widths[k]))
+        for k in order
+    ]  # fmt: skip
+    # the points on top: the numbers, the hover and the click (markers invisible, as large
+    # as a cell at the figure's own size)
     fig = go.Figure(go.Scatter(
         x=p_idx, y=t_idx, mode="markers+text", text=text, textfont=dict(size=12, color=text_colors),
         customdata=[[CLASS_NAMES[t], CLASS_NAMES[p]] for t, p in zip(t_idx, p_idx)],
-        marker=dict(symbol="square", size=cell_px * 0.93, color=marker_colors, showscale=False,
-                    line=dict(color=line_colors, width=line_widths), **colors),
+        marker=dict(symbol="square", size=cell_px * 0.93, color="rgba(0,0,0,0)"),
         hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: %{text}<extra></extra>",
         # a clicked cell is marked by its outline: plotly's default fades every other cell
         selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=1)),
     ))  # fmt: skip
+    fig.update_layout(shapes=shapes)
     ticks = dict(tickmode="array", tickvals=list(range(NUM_CLASSES)), ticktext=SHORT)
     fig.update_xaxes(title="predicted class", range=[-0.5, NUM_CLASSES - 0.5], side="top",
                      showgrid=False, zeroline=False, fixedrange=True, **ticks)  # fmt: skip

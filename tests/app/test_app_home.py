@@ -16,7 +16,14 @@ def test_home_shows_the_nine_images_and_every_class(real_dataset):
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
     assert at.title[0].value == "Fashion-MNIST CNN Explorer"
-    assert len(at.image) == 9 + 10  # nine-image grid, then one row per class
+    assert len(at.image) == 4 + 9 + 10  # an action's picture each, nine images, a row per class
+    links = {e.proto.page: (e.proto.label, e.proto.query_string) for e in at.get("page_link")}
+    assert links == {
+        "predict": ("Draw a piece of clothing", ""),
+        "quiz": ("Take the quiz", ""),
+        "confusion": ("Where models go wrong", "true=Shirt&pred=T-shirt%2Ftop"),
+        "inside": ("Look inside a CNN", "image=0"),
+    }
     texts = " ".join(c for e in at.image for c in e.captions)
     y = real_dataset.y_train
     for i in range(9):
@@ -35,7 +42,8 @@ def test_home_without_data_says_how_to_get_it(tmp_path, monkeypatch):
     assert not at.exception
     assert "not available" in at.error[0].value
     assert "apt-get install dataset-fashion-mnist" in at.info[0].value
-    assert len(at.image) == 0
+    # the actions are still there (drawing needs no dataset); only the dataset's pictures go
+    assert len(at.image) == 1 and len(at.get("page_link")) == 4
 
 
 @pytest.mark.browser
@@ -44,10 +52,39 @@ def test_home_in_a_real_browser(streamlit_url, page, tmp_path):
     page.get_by_text("The first nine training images").wait_for(timeout=60_000)
     page.get_by_text("Ten examples of every class").wait_for(timeout=60_000)
     images = page.locator("[data-testid='stImage'] img")
-    images.nth(18).wait_for(timeout=30_000)
-    assert images.count() == 19
+    images.nth(22).wait_for(timeout=30_000)
+    assert images.count() == 23
     assert page.locator("[data-testid='stException']").count() == 0
-    page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "home.png"))
+    # the first screen (1400x1000): the four actions' pictures and their links, in view
+    for i in range(4):
+        assert _in_view(page, images.nth(i))
+    for label in ("Draw a piece of clothing", "Take the quiz", "Where models go wrong",
+                  "Look inside a CNN"):  # fmt: skip
+        assert _in_view(page, page.get_by_role("link", name=label))
+    # the sidebar's sections
+    nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+    assert [s for s in ("Try it", "Look inside", "Judge the models", "Build") if s in nav] == [
+        "Try it", "Look inside", "Judge the models", "Build"]  # fmt: skip
+    # drawing is one click away: Predict opens ready to draw
+    page.get_by_role("link", name="Draw a piece of clothing").click()
+    page.wait_for_url("**/predict", timeout=30_000)
+    page.locator(".st-key-source [role='radio'][aria-checked='true']").filter(
+        has_text="Draw"
+    ).wait_for(timeout=60_000)
+    page.locator("canvas.upper-canvas").wait_for(timeout=60_000)
+
+
+def _in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return (
+        box is not None
+        and box["width"] > 0
+        and box["y"] >= 0
+        and box["y"] + box["height"] <= size["height"]
+        and box["x"] + box["width"] <= size["width"]
+    )
 
 
 def test_script_runs_keep_the_shared_keras_state():

@@ -11,9 +11,9 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import click_settled
+from conftest import take_quiz as _take
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core import versions
@@ -28,16 +28,6 @@ SAM = Actor("Sam", "student", "sam-0002")
 # classmates: names that appear nowhere else on the page
 FINISHED = {"Xanthe Quigley": 15, "Ulrich Vandersloot": 18, "Wilhelmina Okafor": 11}
 ANSWERING = "Yevgenia Prokop"
-
-
-def _take(code: str, name: str, right: int, y: np.ndarray, upto: int = quiz.QUESTIONS) -> str:
-    """A participant who answers `upto` questions, the first `right` of them correctly."""
-    token = quiz.start(code, name)
-    p = quiz.progress(token, y)
-    for position in range(upto):
-        truth = int(y[p.images[position]])
-        quiz.answer(p, position, truth if position < right else (truth + 1) % 10, y)
-    return token
 
 
 @pytest.fixture()

@@ -4,7 +4,10 @@ without a horizontal scroll bar (its last columns were cut: "Difference (poi..."
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from conftest import click_settled
 
 
 @pytest.mark.browser
@@ -42,3 +45,82 @@ def test_the_models_table_fits_without_a_horizontal_scroll(streamlit_url, page):
                   return [s.scrollWidth, s.clientWidth]; }"""
     )
     assert widths[0] <= widths[1] + 1, widths
+
+
+# the confusion matrices: each cell a rectangle (a shape below the numbers)
+CELLS = """chart => {
+    const paths = [...chart.querySelectorAll('.shapelayer path')];
+    return paths.map(p => { const b = p.getBoundingClientRect();
+        return {x: b.x + b.width / 2, y: b.y + b.height / 2, w: b.width,
+                opacity: parseFloat(getComputedStyle(p).opacity)}; }); }"""
+# what plotly fades on a selection: the points (numbers and click targets) and their text
+FADED = """chart => [...chart.querySelectorAll('g.points path, g.points text, g.textpoint')]
+    .filter(e => parseFloat(getComputedStyle(e).opacity) < 0.99).length"""
+
+
+def _settled_cells(page, chart) -> list[dict]:
+    """The cells once Plotly has finished laying them out (two looks 300 ms apart agree)."""
+    last = None
+    for _ in range(40):
+        cells = chart.evaluate(CELLS)
+        if cells == last and len(cells) == 100:
+            return cells
+        last = cells
+        page.wait_for_timeout(300)
+    return last
+
+
+def _cells_fit_their_grid(cells: list[dict]) -> None:
+    """100 cells in a 10x10 grid, each inside its own square: no marker wider than the step
+    between neighbours (a wider one covers its neighbour's outline, which makes the diagonal's
+    outlines look shifted by half a cell)."""
+    assert len(cells) == 100
+    xs = sorted({round(c["x"]) for c in cells})
+    ys = sorted({round(c["y"]) for c in cells})
+    assert len(xs) == len(ys) == 10, (xs, ys)
+    step = min(min(b - a for a, b in zip(xs, xs[1:])), min(b - a for a, b in zip(ys, ys[1:])))
+    widest = max(c["w"] for c in cells)
+    assert widest <= step, f"cells {widest:.0f} px wide on a {step} px grid ({xs}, {ys})"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_clicked_cell_is_marked_without_fading_the_matrix(streamlit_url, page):
+    page.goto(streamlit_url + "/confusion", wait_until="domcontentloaded")
+    page.get_by_text("most confident first").wait_for(timeout=120_000)
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    chart.locator("g.points path").nth(99).wait_for(timeout=30_000)
+    box = chart.locator("g.points path").nth(4 * 10 + 6).bounding_box()  # Coat as Shirt
+    assert box["width"] > 20  # invisible, but a cell's size: the click lands
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text("are Coat and").wait_for(timeout=30_000)
+    cells = _settled_cells(page, page.locator("[data-testid='stPlotlyChart']").first)
+    faded = [c for c in cells if c["opacity"] < 0.99]
+    assert faded == [], f"{len(faded)} cells faded after a click"
+    assert page.locator("[data-testid='stPlotlyChart']").first.evaluate(FADED) == 0
+    _cells_fit_their_grid(cells)
+    page.locator("[data-testid='stPlotlyChart']").first.screenshot(
+        path="/tmp/fmnist-cm-clicked.png"
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_class_views_matrices_keep_their_cells_in_the_grid(streamlit_url, page, real_dataset):
+    from conftest import take_quiz
+
+    code = f"edges-{uuid.uuid4().hex[:6]}"
+    for name, right in (("Ann", 14), ("Bo", 9)):
+        take_quiz(code, name, right, real_dataset.y_test)
+    page.goto(f"{streamlit_url}/quiz?quiz={code}", wait_until="domcontentloaded")
+    click_settled(page.get_by_role("radio", name="Class view"), timeout_s=120)
+    for key in ("quiz_class_cm", "quiz_model_cm"):
+        chart = page.locator(f".st-key-{key} [data-testid='stPlotlyChart']")
+        chart.locator("g.points path").nth(99).wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    for key in ("quiz_class_cm", "quiz_model_cm"):
+        chart = page.locator(f".st-key-{key} [data-testid='stPlotlyChart']")
+        _cells_fit_their_grid(_settled_cells(page, chart))
+        box = chart.bounding_box()
+        assert box["x"] + box["width"] <= 1400  # side by side, both on the screen
+    assert page.locator("[data-testid='stException']").count() == 0
