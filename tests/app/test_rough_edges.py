@@ -1,6 +1,8 @@
 """Rough edges a newcomer saw, checked by element sizes in Chromium at 1400x1000: no decision
-button on Data quality cuts its word ("Unsur"), and the Models table shows every column
-without a horizontal scroll bar (its last columns were cut: "Difference (poi...")."""
+button on Data quality cuts its word ("Unsur"); the Models table shows every column without
+a horizontal scroll bar (its last columns were cut: "Difference (poi..."); a clicked
+confusion cell does not fade the others, and every cell stays inside its square (in the
+class view too); Compare's names and reference labels do not cover each other."""
 
 from __future__ import annotations
 
@@ -124,3 +126,40 @@ def test_the_class_views_matrices_keep_their_cells_in_the_grid(streamlit_url, pa
         box = chart.bounding_box()
         assert box["x"] + box["width"] <= 1400  # side by side, both on the screen
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_compares_names_and_references_do_not_cover_each_other(streamlit_url, page):
+    """What each point of accuracy costs: against parameters, latency (every model within
+    1-3 ms) and file size, no two labels on the chart overlap."""
+    page.goto(streamlit_url + "/compare", wait_until="domcontentloaded")
+    page.get_by_text("What each point of accuracy costs").wait_for(timeout=120_000)
+    for cost in ("parameters", "Predict latency", "file size"):
+        page.locator(".st-key-tradeoff_cost button").filter(has_text=cost).click()
+        page.wait_for_timeout(500)
+        page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+            timeout=120_000
+        )
+        chart = page.locator("[data-testid='stPlotlyChart']").last
+        chart.scroll_into_view_if_needed()
+        labels = []
+        for _ in range(20):  # until plotly has drawn this cost's chart
+            labels = chart.evaluate(
+                """c => [...c.querySelectorAll('g.annotation')].map(a => {
+                    const b = a.querySelector('.annotation-text').getBoundingClientRect();
+                    return {text: a.textContent, x0: b.left, y0: b.top, x1: b.right, y1: b.bottom}; })"""
+            )
+            if len(labels) >= 12 and (cost != "Predict latency" or "ms" in chart.inner_text()):
+                break
+            page.wait_for_timeout(500)
+        assert len(labels) >= 12, labels  # every model's name and the references
+        overlaps = [
+            (a["text"], b["text"])
+            for i, a in enumerate(labels)
+            for b in labels[i + 1 :]
+            if a["x0"] < b["x1"] - 1 and b["x0"] < a["x1"] - 1
+            and a["y0"] < b["y1"] - 1 and b["y0"] < a["y1"] - 1
+        ]  # fmt: skip
+        assert overlaps == [], f"{cost}: {overlaps}"
+        chart.screenshot(path=f"/tmp/fmnist-compare-{cost.split()[-1]}.png")
