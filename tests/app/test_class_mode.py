@@ -229,7 +229,7 @@ def test_teacher_and_student_in_two_browsers(class_server, browser):
     assert tab.get_by_role("button", name="Delete").count() == 1
     assert tab.locator("[data-testid='stException']").count() == 0
     click_settled(tab.get_by_role("button", name="Compare with the one in use"))
-    tab.get_by_text("Leaderboard").wait_for(timeout=60_000)
+    tab.get_by_role("heading", name="Leaderboard").wait_for(timeout=60_000)
     assert _versions(cache) == before  # every button pressed: nothing changed for anyone
 
     # the teacher, in another browser: signs in, and one click changes every page
