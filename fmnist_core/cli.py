@@ -351,7 +351,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             "inverted": prep.inverted,
             "filled": prep.filled,
             "headline": {"model": head.model, "class": head.class_name, "label": head.label,
-                         "agree": head.agree, "others": head.others},
+                         "agree": head.agree, "others": head.others,
+                         "unsure": [c for c, _ in head.unsure] if head.unsure else None},
             "models": {n: a.as_json() for n, a in answers.items()},
         })  # fmt: skip
     if args.json:
@@ -364,7 +365,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             head = r["headline"]
             who = f"the {head['model']} model" if head["model"] else "the majority"
             agree = f"{head['agree']} of {head['others']} {'others' if head['model'] else 'models'}"
-            print(f"{r['image']}: {who} says {head['class']} ({agree} agree)"
+            says = (f"is not sure: {' or '.join(head['unsure'])}?" if head["unsure"]
+                    else f"says {head['class']}")  # fmt: skip
+            print(f"{r['image']}: {who} {says} ({agree} agree)"
                   + ("; outlines filled" if r["filled"] else ""))  # fmt: skip
             for name, a in r["models"].items():
                 print(f"  {name:14s} {a['class']:12s} {max(a['probabilities']) * 100:5.1f}%")

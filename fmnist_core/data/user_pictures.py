@@ -130,6 +130,74 @@ def user_photo(img: np.ndarray, rng: np.random.Generator) -> bytes:
     return buf.getvalue()
 
 
+def _perspective_coefficients(src: list, dst: list) -> list[float]:
+    """PIL's 8 perspective numbers mapping each output corner `dst[i]` to input `src[i]`."""
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(dst, src):
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        rhs += [u, v]
+    return np.linalg.solve(np.array(rows, float), np.array(rhs, float)).tolist()
+
+
+def _three_quarter_view(picture: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The picture turned a little out of its plane: one side shorter (perspective) and a
+    shear, as clip art drawn at a three-quarter view."""
+    w, h = picture.size
+    near = float(rng.uniform(0.08, 0.28)) * h  # how much shorter the far side is
+    shear = float(rng.uniform(-0.15, 0.15)) * w
+    far_left = rng.uniform() < 0.5
+    top_l, bot_l = (near / 2, h - near / 2) if far_left else (0.0, h)
+    top_r, bot_r = (0.0, h) if far_left else (near / 2, h - near / 2)
+    dst = [(shear, top_l), (w + shear, top_r), (w - shear, bot_r), (-shear, bot_l)]
+    pad = int(abs(shear)) + 2
+    dst = [(x + pad, y) for x, y in dst]
+    src = [(0, 0), (w, 0), (w, h), (0, h)]
+    return picture.transform((w + 2 * pad, h), Image.Transform.PERSPECTIVE,
+                             _perspective_coefficients(src, dst), Image.Resampling.BICUBIC)  # fmt: skip
+
+
+def clip_art(img: np.ndarray, rng: np.random.Generator) -> bytes:
+    """Cartoon clip art as people find and upload it: the item in 2-4 flat fills of one
+    colour (light or dark), a dark outline around it and, often, between its fills; half of
+    them seen at a three-quarter view; a transparent PNG or a JPEG on white."""
+    from scipy import ndimage
+
+    side = int(rng.integers(120, 320))
+    mask = _item_mask(img, side)
+    margin = (mask.shape[0] - side) // 2
+    big = np.pad(np.asarray(Image.fromarray(img).resize((side, side), Image.Resampling.BICUBIC)),
+                 margin).astype(np.float64)  # fmt: skip
+    levels = int(rng.integers(2, 5))
+    band = np.minimum((big / 256 * levels).astype(int), levels - 1)
+    hue = rng.uniform(0.2, 1.0, 3)
+    light = rng.uniform() < 0.5  # pastel fills, or deep ones
+    shades = np.linspace(0.55, 0.95, levels) if light else np.linspace(0.15, 0.6, levels)
+    palette = np.clip(255 * shades[:, None] * hue[None, :] / hue.max(), 0, 255)
+    rgb = palette[band]
+    outline = _ring(mask, float(rng.uniform(0.012, 0.03)) * side)
+    lines = outline
+    if rng.uniform() < 0.7:  # the cartoon's inner lines, between its flat fills
+        steps = (ndimage.maximum_filter(band, 3) != ndimage.minimum_filter(band, 3)) & mask
+        lines = lines | ndimage.binary_dilation(steps, iterations=int(side > 200))
+    rgb[lines] = rng.uniform(0, 45)
+    alpha = np.where(mask | outline, 255, 0).astype(np.uint8)
+    picture = Image.fromarray(np.dstack([rgb.astype(np.uint8), alpha]), "RGBA")
+    if rng.uniform() < 0.5:
+        picture = _three_quarter_view(picture, rng)
+    bg = int(picture.width * rng.uniform(1.05, 1.4))
+    canvas = Image.new("RGBA", (bg, bg), (255, 255, 255, 0))
+    canvas.alpha_composite(picture, (int(rng.integers(0, bg - picture.width + 1)),
+                                     int(rng.integers(0, max(1, bg - picture.height + 1)))))  # fmt: skip
+    buf = io.BytesIO()
+    if rng.uniform() < 0.5:
+        canvas.save(buf, "PNG")  # transparent around the item
+    else:
+        white = Image.new("RGB", canvas.size, (255, 255, 255))
+        white.paste(canvas, mask=canvas.getchannel("A"))
+        white.save(buf, "JPEG", quality=int(rng.integers(70, 96)))
+    return buf.getvalue()
+
+
 # name -> (renderer, what it mimics)
 PICTURE_SETS: dict[str, tuple[Callable, str]] = {
     "outline": (outline_drawing, "outline drawings: the item's edge, 1-3 px dark lines on white"),
@@ -137,6 +205,11 @@ PICTURE_SETS: dict[str, tuple[Callable, str]] = {
     "silhouette": (silhouette, "filled silhouettes: one flat dark colour on white"),
     "flat": (flat_shaded, "flat-shaded clip art: 2-3 flat colours, often a dark outline"),
     "photo": (user_photo, "user-like photos: enlarged, off-centre JPEG on white"),
+    "clipart": (
+        clip_art,
+        "cartoon clip art: 2-4 flat fills, dark outlines, some at a "
+        "three-quarter view, transparent PNG or JPEG",
+    ),
 }
 
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 import streamlit as st
 
 from fmnist_core.analysis.predict import (
+    ALIKE_AS_OUTLINES,
     Answer,
     close_tops,
     consensus,
@@ -138,7 +139,20 @@ def _show_headline(
 ) -> None:
     truth = f" The true class is **{CLASS_NAMES[true_label]}**." if true_label is not None else ""
     head = headline(answers)
-    if head.model is not None:
+    if head.model is not None and head.unsure:
+        # not a confident wrong word: its two likeliest classes, as a question
+        (first, p1), (second, p2) = head.unsure
+        text = (
+            f"**The {head.model} model is not sure: {first} ({p1:.0%}) or {second} "
+            f"({p2:.0%})?** {head.agree} of {head.others} tutorial models say {first}.{truth}"
+        )
+        if user_picture and {first, second} <= set(ALIKE_AS_OUTLINES):
+            text += (" As outlines these two look alike: draw the collar, buttons, zip or "
+                     "cuffs too.")  # fmt: skip
+        st.warning(text + readings_text(answers[head.model]), icon=":material/help:")
+        if user_picture and head.agree < head.others:
+            why_tutorial_models_fail(title, expanded=False)
+    elif head.model is not None:
         text = (
             f"**The {head.model} model says {head.class_name}**; {head.agree} of "
             f"{head.others} tutorial models agree.{truth}"

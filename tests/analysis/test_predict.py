@@ -347,3 +347,39 @@ def test_a_link_opens_a_test_image_and_a_bad_one_says_what_was_ignored(real_data
         assert not at.exception
         assert at.segmented_control(key="source").value == "Draw"
         assert any(f"image={bad!r}" in i.value and "ignored" in i.value for i in at.info)
+
+
+def test_the_headline_is_unsure_below_the_threshold_only():
+    from fmnist_core.analysis.predict import UNSURE_BELOW, Answer, headline
+
+    def answers(top: float) -> dict:
+        p = np.full(10, (1 - top - 0.3) / 8, np.float32)
+        p[6], p[0] = top, 0.3  # Shirt, then T-shirt/top
+        return {"robust": Answer("robust", p, 0.01), "cnn1": Answer("cnn1", p, 0.01)}
+
+    unsure = headline(answers(UNSURE_BELOW - 0.01)).unsure
+    assert [c for c, _ in unsure] == ["Shirt", "T-shirt/top"]
+    assert headline(answers(UNSURE_BELOW + 0.01)).unsure is None
+
+
+@pytest.mark.slow
+def test_predict_says_unsure_and_names_two_below_the_threshold_and_not_above(real_dataset):
+    from fmnist_core.analysis.evaluate import predict_probabilities
+    from fmnist_core.analysis.predict import UNSURE_BELOW
+    from fmnist_core.versions import find_artifact
+
+    # test images the robust model reads, as Predict reads a test image (one reading)
+    top = predict_probabilities(find_artifact("robust").load_model(), real_dataset.x_test[:800])
+    low = int(np.flatnonzero(top.max(1) < UNSURE_BELOW - 0.03)[0])
+    high = int(np.flatnonzero(top.max(1) > UNSURE_BELOW + 0.2)[0])
+    for index, unsure in ((low, True), (high, False)):
+        at = AppTest.from_file(APP, default_timeout=180)
+        at.query_params["image"] = str(index)
+        at.switch_page("pages/predict.py").run()
+        assert not at.exception
+        said = [w.value for w in at.warning] + [s.value for s in at.success]
+        assert any("The robust model is not sure:" in t for t in said) == unsure, said
+        assert any("The robust model says" in t for t in said) == (not unsure), said
+        if unsure:
+            first, second = (CLASS_NAMES[i] for i in np.argsort(top[index])[::-1][:2])
+            assert any(f"not sure: {first} (" in t and f" or {second} (" in t for t in said)

@@ -1,0 +1,71 @@
+"""Choose the confidence below which the Predict page calls the headline model unsure.
+
+On pictures made from the VALIDATION split that the headline model (robust) held out (never
+the test split): 1,000 stratified images as drawings, canvas strokes, silhouettes, flat and
+cartoon clip art, photos, and as they are. Each is answered as the Predict page answers it (the
+app's preprocessing, the mean of the model's readings). The threshold is the highest top
+probability below which the model is wrong more often than right, in steps of 0.01; printed
+with how many answers it flags and how accurate the rest are. Copy it to UNSURE_BELOW in
+fmnist_core/analysis/predict.py.
+
+    python tools/choose_unsure_threshold.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
+from fmnist_core.analysis.predict import HEADLINE_MODEL, reading_views  # noqa: E402
+from fmnist_core.contracts import recipe_split_seed  # noqa: E402
+from fmnist_core.data.fashion_mnist import load_dataset, stratified_split  # noqa: E402
+from fmnist_core.data.preprocess import preprocess  # noqa: E402
+from fmnist_core.data.user_pictures import PICTURE_SETS, render_set  # noqa: E402
+from fmnist_core.versions import find_artifact  # noqa: E402
+
+N = 1000
+
+
+def main() -> None:
+    ds = load_dataset()
+    art = find_artifact(HEADLINE_MODEL)
+    _, val = stratified_split(ds.y_train, 0.2, recipe_split_seed(art.manifest))
+    pick = val[np.sort(np.random.default_rng(0).choice(len(val), N, replace=False))]
+    images, labels = ds.x_train[pick], ds.y_train[pick]
+    model = art.load_model()
+    tops, right, kinds = [], [], []
+    for kind in ["raw", *PICTURE_SETS]:
+        if kind == "raw":
+            views = [images]
+        else:
+            preps = [preprocess(p) for p in render_set(kind, images, seed=2)]
+            x = np.stack([p.image for p in preps])
+            drawn = np.stack([p.image if p.as_drawn is None else p.as_drawn for p in preps])
+            views = reading_views(x, drawn, mirrored=True)
+        probs = np.mean([predict_probabilities(model, v) for v in views], axis=0)
+        tops.append(probs.max(1))
+        right.append(probs.argmax(1) == labels)
+        kinds += [kind] * N
+        print(f"{kind:10s} accuracy {right[-1].mean():.1%}")
+    top, ok, kinds = np.concatenate(tops), np.concatenate(right), np.array(kinds)
+    threshold = 0.0
+    for t in np.arange(0.20, 0.95, 0.01):
+        below = top < t
+        if below.sum() >= 20 and ok[below].mean() < 0.5:
+            threshold = round(float(t), 2)
+    below = top < threshold
+    print(f"\nUNSURE_BELOW = {threshold}: flags {below.mean():.1%} of all answers, of which "
+          f"{ok[below].mean():.0%} were right; the rest {ok[~below].mean():.1%} right")  # fmt: skip
+    for kind in ["raw", *PICTURE_SETS]:
+        mine = kinds == kind
+        print(f"  {kind:10s} flagged {below[mine].mean():5.1%}; right when not flagged "
+              f"{ok[mine & ~below].mean():.1%}, when flagged {ok[mine & below].mean():.0%}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
