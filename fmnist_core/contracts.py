@@ -25,7 +25,9 @@ JobState = Literal["starting", "running", "finished", "cancelled", "failed"]  # 
 Validation = Literal["split", "test"]  # what a recipe validates on (models.Recipe.validation)
 Optimizer = Literal["adam", "sgd"]
 Schedule = Literal["constant", "cosine"]  # the learning rate over a run
-Augmentation = Literal["affine", "styles", "crops"]  # what a recipe's augmented phase does
+Augmentation = Literal[
+    "affine", "styles", "clipart", "crops"
+]  # what a recipe's augmented phase does
 Precision = Literal["float32", "mixed_float16", "mixed_bfloat16"]  # Keras dtype policies
 TrainPhase = Literal["plain", "augment", "choose"]  # "choose": the ensemble's member choice
 EmbeddingMethod = Literal["pca", "tsne", "umap", "custom"]

@@ -193,7 +193,7 @@ def reads_drawings(name: str) -> bool:
     its better reading of the two.
     """
     try:
-        return get_spec(name).recipe.augmentation == "styles"
+        return get_spec(name).recipe.augmentation in ("styles", "clipart")
     except UnknownModelError:
         return False
 

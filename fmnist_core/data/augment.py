@@ -38,6 +38,23 @@ def style_shares(photo_share: float = STYLE_SHARES["photo"]) -> dict[str, float]
     }
 
 
+# With clip-art styles on (PictureStyles(clip_art=True), the "clipart" augmentation), this
+# share of the drawn styles' images becomes cartoon clip art, and this share of all images is
+# also seen from a three-quarter view (shear and perspective, as icons are often drawn).
+CARTOON_SHARE_OF_DRAWN = 0.3
+THREE_QUARTER_SHARE, SHEAR, PERSPECTIVE = 0.35, 0.25, 0.012
+
+
+def clip_art_shares(photo_share: float = STYLE_SHARES["photo"]) -> dict[str, float]:
+    """style_shares(photo_share) with CARTOON_SHARE_OF_DRAWN of the drawn styles' share moved
+    to cartoon clip art (the others keep their proportions)."""
+    shares = style_shares(photo_share)
+    drawn = 1.0 - shares["photo"]
+    out = {k: v if k == "photo" else v * (1.0 - CARTOON_SHARE_OF_DRAWN) for k, v in shares.items()}
+    out["cartoon"] = drawn * CARTOON_SHARE_OF_DRAWN
+    return out
+
+
 # A pixel of a Fashion-MNIST image belongs to the item above this value (0-255).
 ITEM_LEVEL = 12.0
 # Geometry: most images stay near side profile; almost a third are turned far, half are mirrored.
@@ -86,6 +103,22 @@ def fill_holes(mask, iterations: int = 28):
     return 1.0 - outside
 
 
+def three_quarter_view(matrix, shear, tilt_x, tilt_y, size: float = 28.0):
+    """`matrix` (affine_matrix's) with a horizontal shear and a perspective tilt about the
+    image's centre added: the item as if turned a little out of the picture's plane. Inputs
+    (B, 1, 1, 1): shear (x moves by shear * y), tilts (a side's scale changes by about
+    tilt * size)."""
+    c = (size - 1.0) / 2.0
+    a0, a1, a2, b0, b1, b2 = (matrix[:, k : k + 1] for k in range(6))
+    sh = ops.reshape(shear, (-1, 1))
+    a1, a2 = a1 + sh * a0, a2 - sh * a0 * c  # x_in also moves with y about the centre
+    c0, c1 = ops.reshape(tilt_x, (-1, 1)), ops.reshape(tilt_y, (-1, 1))
+    d = 1.0 - c0 * c - c1 * c  # keeps the centre where it is: the last number must stay 1
+    row = [a0, a1, a2, b0, b1, b2]
+    a0, a1, a2, b0, b1, b2 = (v / d for v in row)
+    return ops.concatenate([a0, a1, a2, b0, b1, b2, c0 / d, c1 / d], axis=1)
+
+
 def affine_matrix(angle, scale, shift_x, shift_y, size: float = 28.0):
     """Keras' 8-number transforms (output pixel -> input pixel) turning each image by `angle`
     degrees about its centre, sampling `scale` times as wide and shifting by pixels; inputs
@@ -113,12 +146,17 @@ class PictureStyles(keras.layers.Layer):
     RANDOM_DRAWS = 32
 
     def __init__(
-        self, seed: int | None = None, photo_share: float = STYLE_SHARES["photo"], **kwargs
+        self,
+        seed: int | None = None,
+        photo_share: float = STYLE_SHARES["photo"],
+        clip_art: bool = False,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.seed = seed
         self.photo_share = float(photo_share)
-        self.shares = style_shares(self.photo_share)
+        self.clip_art = bool(clip_art)  # cartoon clip art and three-quarter views too
+        self.shares = (clip_art_shares if clip_art else style_shares)(self.photo_share)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._draws: Any = None  # this batch's random numbers (call's `randomness`)
         self._used = 0
@@ -145,15 +183,15 @@ class PictureStyles(keras.layers.Layer):
         self._draws, self._used = ops.cast(randomness, "float32"), 0
         x = self._thickness(x, batch)
         style = self._choice(batch, list(self.shares.values()))
-        x = _pick(
-            style,
-            [
-                self._tone(x, batch),
-                self._outline(x, batch),
-                self._silhouette(x, batch),
-                self._posterised(x, batch),
-            ],
-        )
+        renderings = [
+            self._tone(x, batch),
+            self._outline(x, batch),
+            self._silhouette(x, batch),
+            self._posterised(x, batch),
+        ]
+        if self.clip_art:
+            renderings.append(self._cartoon(x, batch))
+        x = _pick(style, renderings)
         x = self._blur_or_sharpen(x, batch)
         x = self._geometry(x, batch)
         self._draws = None
@@ -217,6 +255,21 @@ class PictureStyles(keras.layers.Layer):
         shade = floor_level + (255.0 - floor_level) * q / ops.maximum(levels - 1.0, 1.0)
         return shade * self._item_mask(x)
 
+    def _cartoon(self, x, batch):
+        """Cartoon clip art as the app sees it once inverted: the item in 2-4 flat fills of
+        its own shading, bright lines around it and between its fills (the dark outlines of
+        clip art on white)."""
+        filled = fill_holes(self._item_mask(x))
+        levels = ops.floor(self._uniform(batch, 2.0, 5.0))
+        q = ops.floor(x / 256.0 * levels) * filled
+        low = self._uniform(batch, 40.0, 150.0)
+        fills = (low + (200.0 - low) * q / ops.maximum(levels - 1.0, 1.0)) * filled
+        outline = filled - _pool(filled, "min")
+        steps = ops.cast(_pool(q, "max") > _pool(q, "min"), "float32") * filled
+        lines = ops.maximum(outline, steps)
+        ink = self._uniform(batch, 170.0, 255.0)
+        return ops.where(lines > 0, ink, fills)
+
     def _blur_or_sharpen(self, x, batch):
         which = self._choice(batch, [0.8, 0.1, 0.1])
         blur = _pool(x, "mean")
@@ -234,6 +287,11 @@ class PictureStyles(keras.layers.Layer):
         shift_x = self._uniform(batch, -SHIFT, SHIFT) * 28.0
         shift_y = self._uniform(batch, -SHIFT, SHIFT) * 28.0
         matrix = affine_matrix(angle, scale, shift_x, shift_y)
+        if self.clip_art:  # some seen from a three-quarter view: sheared, one side nearer
+            turned = ops.cast(self._uniform(batch) < THREE_QUARTER_SHARE, "float32")
+            shear = self._uniform(batch, -SHEAR, SHEAR) * turned
+            tilt = self._uniform(batch, -PERSPECTIVE, PERSPECTIVE) * turned
+            matrix = three_quarter_view(matrix, shear, tilt, ops.zeros_like(tilt))
         return keras.ops.image.affine_transform(
             x, matrix, interpolation="bilinear", fill_mode="constant", fill_value=0.0
         )
@@ -242,14 +300,15 @@ class PictureStyles(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed, "photo_share": self.photo_share}
+        return {**super().get_config(), "seed": self.seed, "photo_share": self.photo_share,
+                "clip_art": self.clip_art}  # fmt: skip
 
 
-def styled_examples(images, seed: int = 0, copies: int = 1):
+def styled_examples(images, seed: int = 0, copies: int = 1, clip_art: bool = False):
     """Training images (N, 28, 28) uint8 as the robust model saw them: `copies` random
     renderings of each, (N * copies, 28, 28) uint8, the same for the same seed."""
     x = np.repeat(np.asarray(images, dtype=np.float32)[..., None], copies, axis=0)
-    out = np.asarray(PictureStyles(seed=seed)(x, training=True))
+    out = np.asarray(PictureStyles(seed=seed, clip_art=clip_art)(x, training=True))
     return np.clip(np.round(out[..., 0]), 0, 255).astype(np.uint8)
 
 

@@ -17,9 +17,12 @@ def recipe_in_words(recipe: Recipe) -> str:
             "styles": "in the styles people draw and upload (outlines, silhouettes, flat "
             "shades, contrast, blur, turns up to 45 degrees, mirror images, thicker and "
             "thinner items)",
+            "clipart": "in the styles people draw and upload (outlines, silhouettes, flat "
+            "shades, cartoon clip art, contrast, blur, turns up to 45 degrees, three-quarter "
+            "views, mirror images, thicker and thinner items)",
             "crops": "on random crops, mirror images and randomly erased patches",
         }.get(recipe.augmentation, "on rotated, shifted, sheared and zoomed images")
-        if recipe.augmentation == "styles" and recipe.photo_share is not None:
+        if recipe.augmentation in ("styles", "clipart") and recipe.photo_share is not None:
             what += f", {recipe.photo_share:.0%} of the images left as product photos"
         parts.append(f"{'then ' if recipe.epochs else ''}{recipe.augment_epochs} epochs {what}")
     optimiser = {"adam": "Adam", "sgd": "SGD"}.get(recipe.optimizer, recipe.optimizer)

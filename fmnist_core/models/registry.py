@@ -44,7 +44,8 @@ class Recipe:
     early_stopping: int = 0  # patience in epochs; 0 = off. Restores the best epoch.
     kfold: int = 0  # the tutorial's k-fold evaluation (0 = none)
     # what the augmented phase does: "affine" (tutorial 000's rotation, shift, shear, zoom) or
-    # "styles" (outlines, silhouettes, flat shades, big turns, mirrors: fmnist_core.data.augment)
+    # "styles" (outlines, silhouettes, flat shades, big turns, mirrors: fmnist_core.data.augment),
+    # "clipart" (the styles, cartoon clip art and three-quarter views) or "crops"
     augmentation: Augmentation = "affine"
     schedule: Schedule = "constant"  # the learning rate: "cosine" decays to 0 by the end
     warmup_epochs: int = 0  # cosine only: the rate first rises linearly from 0 (one-cycle-like)
@@ -53,7 +54,7 @@ class Recipe:
     # fine-tuning: start from this registry model's trained weights (the same architecture,
     # trained on the same training split) instead of fresh ones; "" = fresh weights
     init_from: str = ""
-    # "styles" only: the share of augmented images left as product photos (the rest drawn as
+    # "styles" and "clipart" only: the share of augmented images left as product photos (the rest drawn as
     # outlines, silhouettes, flat shades in STYLE_SHARES' proportions); None = STYLE_SHARES'
     photo_share: float | None = None
 

@@ -177,22 +177,24 @@ def augmentation_kind(augment: bool | str) -> str | None:
 
 # Augmentations that take their random numbers per batch from the pipeline (a key per epoch
 # and batch), so a run repeats exactly however the workers are scheduled.
-KEYED_AUGMENTATIONS = ("styles", "crops")
+KEYED_AUGMENTATIONS = ("styles", "clipart", "crops")
 
 
 def make_augmenter(seed: int = 0, kind: str = "affine", photo_share: float | None = None):
     """The augmented phase's transform, run in the input pipeline, not in the model:
-    tutorial 000's affine augmentation, the picture styles of users' drawings and uploads (with
+    tutorial 000's affine augmentation, the picture styles of users' drawings and uploads
+    ("clipart": with cartoon clip art and three-quarter views too) (with
     `photo_share` of the images left as photos, default STYLE_SHARES'), or the residual
     networks' crop, mirror and erase."""
-    if kind == "styles":
+    if kind in ("styles", "clipart"):
         share = STYLE_SHARES["photo"] if photo_share is None else photo_share
         # pixels stay float32 under mixed precision
-        return PictureStyles(seed=seed, photo_share=share, dtype="float32")
+        return PictureStyles(seed=seed, photo_share=share, clip_art=kind == "clipart",
+                             dtype="float32")  # fmt: skip
     if kind == "crops":
         return CropFlipErase(seed=seed, dtype="float32")
     if kind != "affine":
-        raise FmnistError(f"unknown augmentation {kind!r} (affine, styles or crops)")
+        raise FmnistError(f"unknown augmentation {kind!r} (affine, styles, clipart or crops)")
     a = AUGMENTATION
     return RandomAffine(a["rotation_degrees"], a["shift"], a["shear_degrees"], a["zoom"], seed=seed)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -198,3 +199,55 @@ def test_robust_trains_one_epoch_on_2000_real_images_and_reloads_in_safe_mode(
     np.testing.assert_allclose(
         np.load(tmp_path / "p.npy"), np.asarray(art.load_model()(x.astype("float32"))), atol=1e-5
     )
+
+
+def test_clip_art_styles_repeat_per_seed_and_draw_cartoons_and_turned_views(batch):
+    from fmnist_core.data.augment import CARTOON_SHARE_OF_DRAWN, clip_art_shares
+
+    shares = clip_art_shares(0.25)
+    assert shares["photo"] == 0.25 and sum(shares.values()) == pytest.approx(1.0)
+    assert shares["cartoon"] == pytest.approx(0.75 * CARTOON_SHARE_OF_DRAWN)
+    a = np.asarray(PictureStyles(seed=5, clip_art=True)(batch, training=True))
+    b = np.asarray(PictureStyles(seed=5, clip_art=True)(batch, training=True))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, np.asarray(PictureStyles(seed=5)(batch, training=True)))
+    assert a.shape == batch.shape and a.min() >= 0 and a.max() <= 255
+    assert (a[..., 0].max(axis=(1, 2)) > 40).all()  # every item still there: its label holds
+    layer = PictureStyles(seed=3, clip_art=True)
+    assert PictureStyles.from_config(layer.get_config()).clip_art
+    # only cartoons: bright lines around and inside the item, few shades within it
+    cartoon = PictureStyles(seed=2, photo_share=0.0, clip_art=True)
+    cartoon.shares = dict.fromkeys(cartoon.shares, 0.0) | {"cartoon": 1.0}
+    flat = np.asarray(cartoon(batch[:64], training=True))[..., 0]
+    lit = flat > 12
+    assert (flat.max(axis=(1, 2)) >= 150).mean() > 0.9  # the lines
+    shades = [len(np.unique(np.round(f[m] / 16))) for f, m in zip(flat, lit)]
+    photos = [len(np.unique(np.round(x[x > 12] / 16))) for x in batch[:64, ..., 0]]
+    assert np.median(shades) < np.median(photos)
+
+
+def test_the_clip_art_pipeline_keeps_every_label(real_dataset):
+    x, y = real_dataset.x_train[:400], real_dataset.y_train[:400]
+    plain = list(engine.make_dataset(x, y, 200, shuffle=True, seed=4).take(2))
+    styled = list(engine.make_dataset(x, y, 200, shuffle=True, seed=4, augment="clipart").take(2))
+    for (px, py), (sx, sy) in zip(plain, styled):
+        np.testing.assert_array_equal(py.numpy(), sy.numpy())
+        assert not np.allclose(px.numpy(), sx.numpy())
+
+
+def test_the_clip_art_proxy_set_is_made_the_same_way_every_time(real_dataset):
+    from PIL import Image
+
+    from fmnist_core.data.preprocess import decode_image, preprocess
+    from fmnist_core.data.user_pictures import render_set
+
+    x = real_dataset.x_test[:24]
+    first, again = render_set("clipart", x, seed=1), render_set("clipart", x, seed=1)
+    assert first == again
+    assert render_set("clipart", x, seed=2) != first
+    kinds = {Image.open(io.BytesIO(b)).format for b in first}
+    assert kinds == {"PNG", "JPEG"}  # transparent PNGs and JPEGs on white
+    for b in first:
+        assert decode_image(b).size[0] >= 100
+        prep = preprocess(b)
+        assert prep.inverted and prep.image.max() > 100  # a light item on black, as trained

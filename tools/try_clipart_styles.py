@@ -1,0 +1,85 @@
+"""Measure the clip-art styles before a recipe keeps them (issue 33: "measure each addition
+on your proxy sets before keeping it").
+
+Fine-tunes the shipped robust model for a few more epochs twice, from the same weights with
+the same schedule: once with its own picture styles ("styles"), once with cartoon clip art
+and three-quarter views added ("clipart"). Both train on robust's training split (its
+validation split held out) and are scored on pictures made from that validation split (never
+the test split): the images as they are, drawings, canvas strokes, silhouettes, flat and
+cartoon clip art, photos, each answered as the Predict page answers a user's picture.
+
+    python tools/try_clipart_styles.py [EPOCHS]      # default 2 epochs each
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
+from fmnist_core.analysis.predict import reading_views  # noqa: E402
+from fmnist_core.classes import CLASS_NAMES  # noqa: E402
+from fmnist_core.data.fashion_mnist import load_dataset, stratified_split  # noqa: E402
+from fmnist_core.data.preprocess import preprocess  # noqa: E402
+from fmnist_core.data.user_pictures import PICTURE_SETS, render_set  # noqa: E402
+from fmnist_core.models import get_spec  # noqa: E402
+from fmnist_core.training.engine import fit  # noqa: E402
+from fmnist_core.versions import find_artifact  # noqa: E402
+
+N = 1000  # validation images per picture set
+
+
+def proxy_sets(x: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """Each set's readings (the inputs whose mean probabilities answer), as Predict reads."""
+    sets = {"raw": [x]}
+    for kind in PICTURE_SETS:
+        preps = [preprocess(p) for p in render_set(kind, x, seed=3)]
+        filled = np.stack([p.image for p in preps])
+        drawn = np.stack([p.image if p.as_drawn is None else p.as_drawn for p in preps])
+        sets[kind] = reading_views(filled, drawn, mirrored=True)
+    return sets
+
+
+def scores(model, sets, labels) -> dict[str, np.ndarray]:
+    """Per set, which answers were right."""
+    return {k: np.mean([predict_probabilities(model, v) for v in views], axis=0).argmax(1) == labels
+            for k, views in sets.items()}  # fmt: skip
+
+
+def main() -> None:
+    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    ds = load_dataset()
+    spec = get_spec("robust")
+    art = find_artifact("robust")
+    start = art.load_model().get_weights()
+    tr, va = stratified_split(ds.y_train, 0.2, spec.recipe.split_seed)
+    pick = va[np.sort(np.random.default_rng(1).choice(len(va), N, replace=False))]
+    sets, labels = proxy_sets(ds.x_train[pick]), ds.y_train[pick]
+    results = {"shipped robust": scores(art.load_model(), sets, labels)}
+    for kind in ("styles", "clipart"):
+        recipe = replace(spec.recipe, epochs=0, augment_epochs=epochs, augmentation=kind,
+                         learning_rate=spec.recipe.learning_rate / 4, init_from="")  # fmt: skip
+        t0 = time.perf_counter()
+        out = fit(spec, ds.x_train[tr], ds.y_train[tr], ds.x_train[va], ds.y_train[va], recipe,
+                  seed=7, initial_weights=start)  # fmt: skip
+        print(f"{kind}: {epochs} epochs in {time.perf_counter() - t0:.0f} s", flush=True)
+        results[f"+{epochs} epochs {kind}"] = scores(out.model, sets, labels)
+    print(f"\n{N} validation images per set (robust held them out)")
+    print(f"{'':26s}" + "".join(f"{k:>11s}" for k in sets))
+    for name, right in results.items():
+        print(f"{name:26s}" + "".join(f"{right[k].mean() * 100:10.1f}%" for k in sets))
+    print("\nper class on cartoon clip art:")
+    print(f"{'':26s}" + "".join(f"{c[:9]:>10s}" for c in CLASS_NAMES))
+    for name, right in results.items():
+        print(f"{name:26s}" + "".join(
+            f"{right['clipart'][labels == c].mean() * 100:9.0f}%" for c in range(10)))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
