@@ -64,9 +64,9 @@ def convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 def convolution_picture(image: np.ndarray) -> np.ndarray:
     """An image and how strongly three edge filters respond to it (either sign), each scaled
     so its strongest 2% of pixels are white."""
-    maps = [image]
+    maps: list[np.ndarray] = [np.asarray(image, np.uint8)]
     for kernel in EDGE_FILTERS.values():
         response = np.abs(convolve(image, kernel))
         top = max(float(np.percentile(response, 98)), 1e-9)
-        maps.append(np.uint8(255 * np.clip(response / top, 0, 1)))
+        maps.append(np.asarray(255 * np.clip(response / top, 0, 1), np.uint8))
     return tile(np.stack(maps), cols=2, scale=4)

@@ -115,9 +115,9 @@ def flat_shaded(img: np.ndarray, rng: np.random.Generator) -> bytes:
     return png_bytes(_place(rgb, int(rgb.shape[0] * rng.uniform(1.05, 1.4)), 255, rng))
 
 
-def user_photo(img: np.ndarray, rng: np.random.Generator) -> bytes:
+def user_photo(img: np.ndarray, rng: np.random.Generator, quality: int | None = 85) -> bytes:
     """A dark item on white, enlarged 4-8x (bicubic), off-centre on a larger canvas, as an
-    RGB JPEG (quality 85): a product photo as people have it."""
+    RGB JPEG (quality 85 by default; None: a lossless PNG): a product photo as people have it."""
     scale = int(rng.integers(4, 9))
     big = Image.fromarray(255 - img).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
     w, h = big.width + int(rng.integers(20, 200)), big.height + int(rng.integers(20, 200))
@@ -126,7 +126,10 @@ def user_photo(img: np.ndarray, rng: np.random.Generator) -> bytes:
         big, (int(rng.integers(0, w - big.width + 1)), int(rng.integers(0, h - big.height + 1)))
     )
     buf = io.BytesIO()
-    canvas.convert("RGB").save(buf, "JPEG", quality=85)
+    if quality is None:
+        canvas.convert("RGB").save(buf, "PNG")
+    else:
+        canvas.convert("RGB").save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 

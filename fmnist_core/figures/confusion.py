@@ -50,9 +50,10 @@ def confusion_figure(
     # Each cell is a rectangle in the axes' units, so it stays inside its square at any
     # width the page gives the figure (markers are sized in pixels: in a narrower column they
     # covered their neighbours' outlines, and the diagonal looked shifted by half a cell).
-    span = colors["cmax"] - colors["cmin"]
+    low, high = float(colors["cmin"]), float(colors["cmax"])  # type: ignore[arg-type]
+    span = high - low
     fills = sample_colorscale(colors["colorscale"],
-                              np.clip((marker_colors - colors["cmin"]) / span, 0, 1).tolist())  # fmt: skip
+                              np.clip((marker_colors - low) / span, 0, 1).tolist())  # fmt: skip
     order = sorted(range(len(values)), key=lambda k: line_widths[k])  # outlines drawn last win
     shapes = [
         dict(type="rect", layer="below", x0=p_idx[k] - 0.465, x1=p_idx[k] + 0.465,

@@ -5,6 +5,7 @@ neighbours' names on top of each other; this works in the plot's pixels (estimat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 CHAR_PX = 6.6  # a 12 px label's average character width
@@ -35,8 +36,8 @@ def _overlap(a: tuple, b: tuple) -> bool:
 def spread_labels(
     points: list[tuple[float, float]],
     names: list[str],
-    obstacles: list[tuple[float, float]] = (),
-    blocked: list[tuple[float, float, float, float]] = (),
+    obstacles: Sequence[tuple[float, float]] = (),
+    blocked: Sequence[tuple[float, float, float, float]] = (),
 ) -> list[Placement]:
     """A place for each name, by the points' pixel positions (x right, y down); `obstacles`:
     other markers no label may cover; `blocked`: other boxes (x0, y0, x1, y1) likewise."""
