@@ -163,6 +163,7 @@ def clip_art(img: np.ndarray, rng: np.random.Generator) -> bytes:
     """Cartoon clip art as people find and upload it: the item in 2-4 flat fills of one
     colour (light or dark), a dark outline around it and, often, between its fills; half of
     them seen at a three-quarter view; a transparent PNG or a JPEG on white."""
+    # scipy's submodules take tenths of a second to import: only when needed
     from scipy import ndimage
 
     side = int(rng.integers(120, 320))
