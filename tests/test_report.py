@@ -121,3 +121,33 @@ def test_the_reports_picture_sets_are_made_once_and_read_back_the_same(
     report._PICTURE_INPUTS.clear()
     again = report.picture_set_inputs(ds.x_test, ds.y_test, n=40)
     assert all(np.array_equal(again[k][0], made[k][0]) for k in made)
+
+
+def test_a_versions_known_limits_are_computed_once_and_kept(real_dataset, isolated_cache):
+    """The Known limits figures of one model file: predicted once, then read from disk by
+    every later report (the model is not even loaded); another file gets its own."""
+    from fmnist_core import report
+    from fmnist_core.contracts import model_sha256
+    from fmnist_core.versions import find_artifact
+
+    ds = real_dataset
+    art = find_artifact("cnn1")
+    loads = []
+
+    def load():
+        loads.append(1)
+        return art.load_model()
+
+    sha = model_sha256(art.manifest)
+    first = report.picture_set_accuracy("cnn1", load, ds.x_test, ds.y_test, n=40, model_sha=sha)
+    assert len(loads) == 1 and len(first) == len(report.PICTURE_SETS) + 1
+    assert all(0.0 <= v <= 1.0 for v in first.values())
+    again = report.picture_set_accuracy("cnn1", load, ds.x_test, ds.y_test, n=40, model_sha=sha)
+    assert again == first and len(loads) == 1  # from the disk, no model loaded
+    (kept,) = (isolated_cache / "reports").glob("limits-cnn1-*.json")
+    kept.write_text("{broken")
+    assert report.picture_set_accuracy("cnn1", load, ds.x_test, ds.y_test, n=40,
+                                       model_sha=sha) == first  # fmt: skip
+    assert len(loads) == 2
+    report.picture_set_accuracy("cnn1", load, ds.x_test, ds.y_test, n=40, model_sha="other")
+    assert len(loads) == 3 and len(list((isolated_cache / "reports").glob("limits-*"))) == 2
