@@ -5,5 +5,6 @@
 - `augment.py`: random augmentations in the styles people draw (Keras layers and ops only).
 - `user_pictures.py`: test images redrawn as drawings, clip art and photos (evaluation sets).
 - `gallery.py`: image grids and PNG bytes for pages, reports and downloads.
+- `showcase.py`: the home page's pictures, one per action.
 - `exports.py`: any set of images as a ZIP with a CSV index.
 """
