@@ -30,7 +30,7 @@ st.markdown(
 data = dataset_or_none()  # the actions work without it; only their pictures need it
 ACTIONS = [
     ("pages/predict.py", "Draw a piece of clothing", ":material/draw:",
-     "Every model answers your drawing.", lambda: drawing_picture(), {}),
+     "Every model answers your drawing.", drawing_picture, {}),
     ("pages/quiz.py", "Take the quiz", ":material/quiz:",
      "Label 20 images, then see how the CNNs did.",
      lambda: quiz_picture(data.x_test, data.y_test), {}),

@@ -140,12 +140,7 @@ def link_params(request: EmbedRequest) -> dict[str, Any]:
     every = {param for method in SETTINGS.values() for _, param, _, _ in method}
     params.update(dict.fromkeys(every))  # the other methods' settings leave the link
     for name, param, _, _ in SETTINGS.get(request.method, []):
-        value = settings[name]
-        if name in ("class_a", "class_b"):
-            value = CLASS_NAMES[int(value)]
-        elif name == "perplexity":
-            value = int(value)
-        params[param] = value
+        params[param] = _widget_value(name, settings[name])  # as the form shows it
     return params
 
 
