@@ -9,7 +9,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 from tqdm import tqdm
@@ -22,7 +22,7 @@ from fmnist_core.analysis.predict import Predictor, headline
 from fmnist_core.atomic import write_bytes_atomic
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.classroom import quiz
-from fmnist_core.contracts import ProgressEvent
+from fmnist_core.contracts import Augmentation, ProgressEvent
 from fmnist_core.data.fashion_mnist import class_counts, load_dataset
 from fmnist_core.data.preprocess import preprocess
 from fmnist_core.errors import FmnistError
@@ -221,7 +221,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     opts = TrainOptions(
         epochs=args.epochs, augment_epochs=args.augment_epochs, batch_size=args.batch_size,
-        kfold=args.kfold, seed=args.seed, limit=args.limit, distribute=args.distribute,
+        augmentation=args.augmentation, kfold=args.kfold, seed=args.seed, limit=args.limit, distribute=args.distribute,
         precision=args.precision, weights=args.weights, image_size=args.image_size,
         widths=args.widths,
         note=args.note or "",
@@ -242,7 +242,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # the training settings a resumed run takes from its checkpoint, not from the command line
-_RUN_SETTINGS = ("epochs", "augment_epochs", "kfold", "batch_size", "limit", "distribute",
+_RUN_SETTINGS = ("epochs", "augment_epochs", "augmentation", "kfold", "batch_size", "limit", "distribute",
                  "precision", "weights", "image_size", "widths", "out", "note")  # fmt: skip
 
 
@@ -532,6 +532,11 @@ def _add_train(sub) -> None:
     p.add_argument("model")
     p.add_argument("--epochs", type=int, help="plain epochs (default: the recipe's)")
     p.add_argument("--augment-epochs", type=int, help="augmented epochs after the plain ones")
+    p.add_argument(
+        "--augmentation",
+        choices=get_args(Augmentation),
+        help="what the augmented epochs vary (default: the recipe's)",
+    )
     p.add_argument("--kfold", type=int, help="k-fold cross-validation with K folds (0 = off)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int, default=0)

@@ -21,32 +21,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
-from fmnist_core.analysis.predict import HEADLINE_MODEL, reading_views  # noqa: E402
-from fmnist_core.contracts import recipe_split_seed  # noqa: E402
-from fmnist_core.data.fashion_mnist import load_dataset, stratified_split  # noqa: E402
-from fmnist_core.data.preprocess import preprocess  # noqa: E402
-from fmnist_core.data.user_pictures import PICTURE_SETS, render_set  # noqa: E402
+from fmnist_core.analysis.predict import HEADLINE_MODEL  # noqa: E402
+from fmnist_core.data.user_pictures import PICTURE_SETS  # noqa: E402
 from fmnist_core.versions import find_artifact  # noqa: E402
+from tools.validation_proxies import picture_sets, readings, validation_images  # noqa: E402
 
 N = 1000
 
 
 def main() -> None:
-    ds = load_dataset()
-    art = find_artifact(HEADLINE_MODEL)
-    _, val = stratified_split(ds.y_train, 0.2, recipe_split_seed(art.manifest))
-    pick = val[np.sort(np.random.default_rng(0).choice(len(val), N, replace=False))]
-    images, labels = ds.x_train[pick], ds.y_train[pick]
-    model = art.load_model()
+    images, labels = validation_images(N)
+    model = find_artifact(HEADLINE_MODEL).load_model()
     tops, right, kinds = [], [], []
-    for kind in ["raw", *PICTURE_SETS]:
-        if kind == "raw":
-            views = [images]
-        else:
-            preps = [preprocess(p) for p in render_set(kind, images, seed=2)]
-            x = np.stack([p.image for p in preps])
-            drawn = np.stack([p.image if p.as_drawn is None else p.as_drawn for p in preps])
-            views = reading_views(x, drawn, mirrored=True)
+    for kind, views in readings(picture_sets(images, seed=2)).items():
         probs = np.mean([predict_probabilities(model, v) for v in views], axis=0)
         tops.append(probs.max(1))
         right.append(probs.argmax(1) == labels)

@@ -23,27 +23,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
-from fmnist_core.analysis.predict import reading_views  # noqa: E402
 from fmnist_core.classes import CLASS_NAMES  # noqa: E402
 from fmnist_core.data.fashion_mnist import load_dataset, stratified_split  # noqa: E402
-from fmnist_core.data.preprocess import preprocess  # noqa: E402
-from fmnist_core.data.user_pictures import PICTURE_SETS, render_set  # noqa: E402
 from fmnist_core.models import get_spec  # noqa: E402
 from fmnist_core.training.engine import fit  # noqa: E402
 from fmnist_core.versions import find_artifact  # noqa: E402
+from tools.validation_proxies import picture_sets, readings, validation_images  # noqa: E402
 
 N = 1000  # validation images per picture set
-
-
-def proxy_sets(x: np.ndarray) -> dict[str, list[np.ndarray]]:
-    """Each set's readings (the inputs whose mean probabilities answer), as Predict reads."""
-    sets = {"raw": [x]}
-    for kind in PICTURE_SETS:
-        preps = [preprocess(p) for p in render_set(kind, x, seed=3)]
-        filled = np.stack([p.image for p in preps])
-        drawn = np.stack([p.image if p.as_drawn is None else p.as_drawn for p in preps])
-        sets[kind] = reading_views(filled, drawn, mirrored=True)
-    return sets
 
 
 def scores(model, sets, labels) -> dict[str, np.ndarray]:
@@ -59,8 +46,8 @@ def main() -> None:
     art = find_artifact("robust")
     start = art.load_model().get_weights()
     tr, va = stratified_split(ds.y_train, 0.2, spec.recipe.split_seed)
-    pick = va[np.sort(np.random.default_rng(1).choice(len(va), N, replace=False))]
-    sets, labels = proxy_sets(ds.x_train[pick]), ds.y_train[pick]
+    images, labels = validation_images(N, seed=1, ds=ds)
+    sets = readings(picture_sets(images, seed=3))
     results = {"shipped robust": scores(art.load_model(), sets, labels)}
     for kind in ("styles", "clipart"):
         recipe = replace(spec.recipe, epochs=0, augment_epochs=epochs, augmentation=kind,

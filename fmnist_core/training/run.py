@@ -8,13 +8,14 @@ import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 import numpy as np
 
 from fmnist_core.analysis.calibration import calibrate
 from fmnist_core.analysis.evaluate import evaluate_probabilities, predict_probabilities
 from fmnist_core.contracts import (
+    Augmentation,
     InitialisedFrom,
     KFoldResult,
     Manifest,
@@ -64,6 +65,7 @@ class TrainOptions:
 
     epochs: int | None = None
     augment_epochs: int | None = None
+    augmentation: Augmentation | None = None  # what the augmented epochs vary
     batch_size: int | None = None
     kfold: int | None = None
     seed: int = 0
@@ -92,6 +94,10 @@ class TrainOptions:
             raise TrainOptionsError("The batch size must be at least 1.")
         if self.limit is not None and not 100 <= self.limit <= 60_000:
             raise TrainOptionsError("Train on between 100 and 60,000 images.")
+        if self.augmentation is not None and self.augmentation not in get_args(Augmentation):
+            raise TrainOptionsError(
+                f"unknown augmentation {self.augmentation!r} ({', '.join(get_args(Augmentation))})"
+            )
         if self.precision is not None and self.precision not in PRECISIONS:
             raise TrainOptionsError(
                 f"unknown precision {self.precision!r} ({', '.join(PRECISIONS)})"
@@ -274,6 +280,7 @@ def _plan(name: str, opts: TrainOptions) -> _Plan:
         for k, v in {
             "epochs": opts.epochs,
             "augment_epochs": opts.augment_epochs,
+            "augmentation": opts.augmentation,
             "batch_size": opts.batch_size,
             "kfold": opts.kfold,
         }.items()

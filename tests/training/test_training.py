@@ -312,9 +312,22 @@ def test_train_options_validate_and_refuse_unknown_settings():
         ({"epochs": 0, "augment_epochs": 0}, "at least one epoch"),
         ({"limit": 10}, "between 100 and 60,000"),
         ({"batch_size": 0}, "batch size"),
+        ({"augmentation": "cartoons"}, "unknown augmentation 'cartoons'"),
     ):
         with pytest.raises(TrainOptionsError, match=message):
             TrainOptions.from_dict(bad)
+
+
+def test_a_run_can_change_what_its_augmented_epochs_vary():
+    """`train robust --augmentation clipart`: the recipe's augmentation replaced, and the
+    change kept among the manifest's recipe overrides."""
+    from fmnist_core.cli import build_parser
+    from fmnist_core.training.run import TrainOptions, _plan
+
+    args = build_parser().parse_args(["train", "robust", "--augmentation", "clipart"])
+    plan = _plan("robust", TrainOptions(augmentation=args.augmentation))
+    assert plan.recipe.augmentation == "clipart" and plan.overrides == {"augmentation": "clipart"}
+    assert _plan("robust", TrainOptions()).recipe.augmentation == "styles"
 
 
 def test_a_job_with_an_unknown_setting_is_refused_before_it_starts(isolated_cache):
