@@ -81,6 +81,30 @@ def test_inverted_upscaled_off_centre_jpeg_stays_close_to_the_original(sample):
     assert np.mean(corrs > 0.6) > 0.97
 
 
+def test_the_soft_rim_of_an_enlarged_picture_can_be_left_out_of_the_item(sample, monkeypatch):
+    """ITEM_EDGE_SHARE (0 = off, tools/choose_item_edge.py weighs it): an enlarged picture's
+    soft rim (half a pixel of the original) widens the item's short side by a pixel at 28x28.
+    Past the rim, enlarged PNGs come back closer to their originals, while a dataset image
+    pasted as it is stays exact: the rule is only for pictures reduced at least 2x."""
+    import fmnist_core.data.preprocess as preprocessing
+
+    rng = np.random.default_rng(4)
+    photos = [_as_user_photo(img, rng, scale=6) for img in sample[:60]]
+    flat = np.zeros((64, 64), np.uint8)
+    flat[10:38, 20:48] = sample[0]
+
+    def difference() -> float:
+        out = np.stack([preprocess(p).image for p in photos]).astype(float)
+        return float(np.abs(out - sample[:60]).mean())
+
+    monkeypatch.setattr(preprocessing, "ITEM_EDGE_SHARE", 0.0)
+    with_rim = difference()
+    monkeypatch.setattr(preprocessing, "ITEM_EDGE_SHARE", 0.2)
+    without_rim = difference()
+    assert without_rim < 0.8 * with_rim, (with_rim, without_rim)
+    np.testing.assert_array_equal(preprocess(flat).image, sample[0])
+
+
 def test_manual_invert_override(sample):
     img = sample[0]
     auto = preprocess(img)
