@@ -3,7 +3,8 @@ more readings of the same picture.
 
 On 1,000 VALIDATION-split images (held out by robust, resnet and the ensemble) as they are and
 in every picture style, each candidate's accuracy per set and on all pictures, and the time of
-one Predict-style call on one picture (median of 30, this machine). A model trained on
+its calls on one picture's readings (median of 30; plain eager calls, so compare candidates by
+it: the Predict page's compiled call of all models takes far less, see bench_predict). A model trained on
 drawings reads a user's picture four ways (filled and as drawn, each mirrored); "shifted" adds
 those four moved one pixel up, down, left and right (20 readings). Extra models named on the
 command line (a cache version NAME@ID, or a folder with a .keras file) join as candidates.
