@@ -221,9 +221,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     opts = TrainOptions(
         epochs=args.epochs, augment_epochs=args.augment_epochs, batch_size=args.batch_size,
-        augmentation=args.augmentation, kfold=args.kfold, seed=args.seed, limit=args.limit, distribute=args.distribute,
-        precision=args.precision, weights=args.weights, image_size=args.image_size,
-        widths=args.widths,
+        augmentation=args.augmentation, kfold=args.kfold, seed=args.seed, limit=args.limit,
+        distribute=args.distribute, precision=args.precision, weights=args.weights,
+        image_size=args.image_size, widths=args.widths,
         note=args.note or "",
         started_by=_who(), via="cli", session=MACHINE_OWNER.id,
     )  # fmt: skip
@@ -242,8 +242,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # the training settings a resumed run takes from its checkpoint, not from the command line
-_RUN_SETTINGS = ("epochs", "augment_epochs", "augmentation", "kfold", "batch_size", "limit", "distribute",
-                 "precision", "weights", "image_size", "widths", "out", "note")  # fmt: skip
+_RUN_SETTINGS = ("epochs", "augment_epochs", "augmentation", "kfold", "batch_size", "limit",
+                 "distribute", "precision", "weights", "image_size", "widths", "out",
+                 "note")  # fmt: skip
 
 
 def _train_interrupted(args: argparse.Namespace) -> int:
