@@ -26,8 +26,11 @@ Validation = Literal["split", "test"]  # what a recipe validates on (models.Reci
 Optimizer = Literal["adam", "sgd"]
 Schedule = Literal["constant", "cosine"]  # the learning rate over a run
 Augmentation = Literal[
-    "affine", "styles", "clipart", "crops"
+    "affine", "styles", "clipart", "shapes", "crops"
 ]  # what a recipe's augmented phase does
+# the augmentations that draw training images in the styles of users' pictures (PictureStyles):
+# a model trained with one reads drawings (as drawn and filled) and mirror images
+PICTURE_STYLE_AUGMENTATIONS = ("styles", "clipart", "shapes")
 Precision = Literal["float32", "mixed_float16", "mixed_bfloat16"]  # Keras dtype policies
 TrainPhase = Literal["plain", "augment", "choose"]  # "choose": the ensemble's member choice
 EmbeddingMethod = Literal["pca", "tsne", "umap", "custom"]

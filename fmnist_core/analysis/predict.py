@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fmnist_core.classes import CLASS_NAMES
-from fmnist_core.contracts import model_sha256
+from fmnist_core.contracts import PICTURE_STYLE_AUGMENTATIONS, model_sha256
 from fmnist_core.models import UnknownModelError, get_spec
 from fmnist_core.versions import Artifact, ArtifactError
 
@@ -193,7 +193,7 @@ def reads_drawings(name: str) -> bool:
     its better reading of the two.
     """
     try:
-        return get_spec(name).recipe.augmentation in ("styles", "clipart")
+        return get_spec(name).recipe.augmentation in PICTURE_STYLE_AUGMENTATIONS
     except UnknownModelError:
         return False
 

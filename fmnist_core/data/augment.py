@@ -44,6 +44,16 @@ def style_shares(photo_share: float = STYLE_SHARES["photo"]) -> dict[str, float]
 CARTOON_SHARE_OF_DRAWN = 0.3
 THREE_QUARTER_SHARE, SHEAR, PERSPECTIVE = 0.35, 0.25, 0.012
 
+# With class-aware shapes on (PictureStyles(class_shapes=True), the "shapes" augmentation), this
+# share of the coats becomes long coats (squeezed across to 60-85% of their width, so their
+# height leads by more) and of the bags, bags with a strap (the bag made smaller at the bottom
+# of the square, a 1-2 px strap from its top corners up: one over the top, or a backpack's
+# two). Only a coat's or a bag's own label allows it: labels never change.
+COAT, BAG = 4, 8  # fmnist_core.classes.CLASS_NAMES' indices
+CLASS_SHAPE_SHARE = 0.5
+LONG_COAT_WIDTH = (0.6, 0.85)
+STRAP_RISE = (0.3, 0.7)  # the room made above the bag, as a share of the square
+
 
 def clip_art_shares(photo_share: float = STYLE_SHARES["photo"]) -> dict[str, float]:
     """style_shares(photo_share) with CARTOON_SHARE_OF_DRAWN of the drawn styles' share moved
@@ -119,6 +129,15 @@ def three_quarter_view(matrix, shear, tilt_x, tilt_y, size: float = 28.0):
     return ops.concatenate([a0, a1, a2, b0, b1, b2, c0 / d, c1 / d], axis=1)
 
 
+def segment_distance(rows, cols, a, b):
+    """Each pixel's distance to the segment from a to b, points as (x, y) of (B, 1, 1, 1)
+    tensors; `rows` (1, H, 1, 1) and `cols` (1, 1, W, 1) the pixel coordinates."""
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    t = ((cols - a[0]) * dx + (rows - a[1]) * dy) / ops.maximum(dx * dx + dy * dy, 1e-6)
+    t = ops.clip(t, 0.0, 1.0)
+    return ops.sqrt(ops.square(cols - a[0] - t * dx) + ops.square(rows - a[1] - t * dy))
+
+
 def affine_matrix(angle, scale, shift_x, shift_y, size: float = 28.0):
     """Keras' 8-number transforms (output pixel -> input pixel) turning each image by `angle`
     degrees about its centre, sampling `scale` times as wide and shifting by pixels; inputs
@@ -150,19 +169,24 @@ class PictureStyles(keras.layers.Layer):
         seed: int | None = None,
         photo_share: float = STYLE_SHARES["photo"],
         clip_art: bool = False,
+        class_shapes: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.seed = seed
         self.photo_share = float(photo_share)
         self.clip_art = bool(clip_art)  # cartoon clip art and three-quarter views too
+        # long coats and bags with straps, from the labels; their 8 random numbers come after
+        # the styles' 32, so the styles draw the same numbers with or without them
+        self.class_shapes = bool(class_shapes)
+        self.RANDOM_DRAWS = PictureStyles.RANDOM_DRAWS + (8 if class_shapes else 0)
         self.shares = (clip_art_shares if clip_art else style_shares)(self.photo_share)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._draws: Any = None  # this batch's random numbers (call's `randomness`)
         self._used = 0
 
     def _uniform(self, batch, low=0.0, high=1.0):
-        if self._used >= self.RANDOM_DRAWS:
+        if self._used >= PictureStyles.RANDOM_DRAWS:
             raise RuntimeError("PictureStyles needs more random draws than RANDOM_DRAWS")
         column = ops.reshape(self._draws[:, self._used], (-1, 1, 1, 1))
         self._used += 1
@@ -173,7 +197,8 @@ class PictureStyles(keras.layers.Layer):
         edges = ops.cumsum(ops.convert_to_tensor(shares, "float32"))
         return ops.sum(ops.cast(u[..., None] >= edges[:-1], "int32"), axis=-1)
 
-    def call(self, images, training=True, randomness=None):
+    def call(self, images, training=True, randomness=None, labels=None):
+        """`labels` (B,): only read for the class-aware shapes (never changed)."""
         if not training:
             return images
         x = ops.cast(images, "float32")
@@ -181,6 +206,8 @@ class PictureStyles(keras.layers.Layer):
         if randomness is None:
             randomness = keras.random.uniform((batch, self.RANDOM_DRAWS), seed=self.seed_generator)
         self._draws, self._used = ops.cast(randomness, "float32"), 0
+        if self.class_shapes and labels is not None:
+            x = self._class_shapes(x, labels, self._draws[:, PictureStyles.RANDOM_DRAWS :])
         x = self._thickness(x, batch)
         style = self._choice(batch, list(self.shares.values()))
         renderings = [
@@ -198,6 +225,50 @@ class PictureStyles(keras.layers.Layer):
         return ops.clip(x, 0.0, 255.0)
 
     # ----------------------------------------------------------------------- the styles
+
+    def _class_shapes(self, x, labels, draws):
+        """Long coats and bags with straps (CLASS_SHAPE_SHARE of each), the other items as
+        they are; `draws` (B, 8) uniform numbers."""
+        u = [ops.reshape(draws[:, k], (-1, 1, 1, 1)) for k in range(8)]
+        label = ops.reshape(ops.cast(labels, "int32"), (-1, 1, 1, 1))
+        coat = ops.logical_and(ops.equal(label, COAT), u[0] < CLASS_SHAPE_SHARE)
+        bag = ops.logical_and(ops.equal(label, BAG), u[1] < CLASS_SHAPE_SHARE)
+        width = LONG_COAT_WIDTH[0] + (LONG_COAT_WIDTH[1] - LONG_COAT_WIDTH[0]) * u[2]
+        rise = STRAP_RISE[0] + (STRAP_RISE[1] - STRAP_RISE[0]) * u[3]
+        # output pixel -> input pixel: a coat sampled wider across (narrower), a bag sampled
+        # wider both ways about its bottom row's centre (smaller, room above it)
+        across = ops.where(coat, 1.0 / width, ops.where(bag, 1.0 + rise, 1.0))
+        down = ops.where(bag, 1.0 + rise, 1.0)
+        a0, b1 = ops.reshape(across, (-1, 1)), ops.reshape(down, (-1, 1))
+        zeros = ops.zeros_like(a0)
+        matrix = ops.concatenate(
+            [a0, zeros, 13.5 - 13.5 * a0, zeros, b1, 27.0 - 27.0 * b1, zeros, zeros], axis=1
+        )
+        x = keras.ops.image.affine_transform(
+            x, matrix, interpolation="bilinear", fill_mode="constant", fill_value=0.0
+        )
+        # the strap, from the (smaller) bag's top corners
+        item = self._item_mask(x)
+        rows_any, cols_any = ops.max(item, axis=(2, 3)), ops.max(item, axis=(1, 3))
+        top = ops.cast(ops.argmax(rows_any, axis=1), "float32")
+        left = ops.cast(ops.argmax(cols_any, axis=1), "float32")
+        right = 27.0 - ops.cast(ops.argmax(ops.flip(cols_any, axis=1), axis=1), "float32")
+        top, left, right = (ops.reshape(v, (-1, 1, 1, 1)) for v in (top, left, right))
+        rows = ops.cast(ops.reshape(ops.arange(28), (1, -1, 1, 1)), "float32")
+        cols = ops.cast(ops.reshape(ops.arange(28), (1, 1, -1, 1)), "float32")
+        a, b = (left + 1.0, top + 0.5), (right - 1.0, top + 0.5)
+        peak = (left + (right - left) * (0.3 + 0.4 * u[4]), ops.zeros_like(top) + 0.5)
+        over = ops.minimum(
+            segment_distance(rows, cols, a, peak), segment_distance(rows, cols, peak, b)
+        )
+        straps = ops.minimum(
+            segment_distance(rows, cols, a, (a[0] + 1.5, peak[1])),
+            segment_distance(rows, cols, b, (b[0] - 1.5, peak[1])),
+        )
+        distance = ops.where(u[5] < 0.5, over, straps)
+        half_width = 0.5 + 0.5 * u[6]
+        strap = ops.clip(half_width + 0.5 - distance, 0.0, 1.0) * (120.0 + 135.0 * u[7])
+        return ops.where(bag, ops.maximum(x, strap), x)
 
     def _thickness(self, x, batch):
         """A quarter of the items thicker (dilated) or thinner (eroded) by one pixel."""
@@ -301,7 +372,7 @@ class PictureStyles(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed, "photo_share": self.photo_share,
-                "clip_art": self.clip_art}  # fmt: skip
+                "clip_art": self.clip_art, "class_shapes": self.class_shapes}  # fmt: skip
 
 
 def styled_examples(images, seed: int = 0, copies: int = 1, clip_art: bool = False):
@@ -326,7 +397,8 @@ class CropFlipErase(keras.layers.Layer):
         self.seed, self.pad, self.erase_share = seed, pad, erase_share
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images, training=True, randomness=None):
+    def call(self, images, training=True, randomness=None, labels=None):
+        """`labels` is not read (PictureStyles' interface)."""
         if not training:
             return images
         x = ops.cast(images, "float32")

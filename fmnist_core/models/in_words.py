@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fmnist_core.contracts import PICTURE_STYLE_AUGMENTATIONS
 from fmnist_core.models.registry import Recipe
 
 
@@ -20,9 +21,12 @@ def recipe_in_words(recipe: Recipe) -> str:
             "clipart": "in the styles people draw and upload (outlines, silhouettes, flat "
             "shades, cartoon clip art, contrast, blur, turns up to 45 degrees, three-quarter "
             "views, mirror images, thicker and thinner items)",
+            "shapes": "in the styles people draw and upload (outlines, silhouettes, flat "
+            "shades, contrast, blur, turns up to 45 degrees, mirror images, thicker and "
+            "thinner items), half the coats made long and half the bags given straps",
             "crops": "on random crops, mirror images and randomly erased patches",
         }.get(recipe.augmentation, "on rotated, shifted, sheared and zoomed images")
-        if recipe.augmentation in ("styles", "clipart") and recipe.photo_share is not None:
+        if recipe.augmentation in PICTURE_STYLE_AUGMENTATIONS and recipe.photo_share is not None:
             what += f", {recipe.photo_share:.0%} of the images left as product photos"
         parts.append(f"{'then ' if recipe.epochs else ''}{recipe.augment_epochs} epochs {what}")
     optimiser = {"adam": "Adam", "sgd": "SGD"}.get(recipe.optimizer, recipe.optimizer)

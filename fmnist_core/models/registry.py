@@ -45,7 +45,8 @@ class Recipe:
     kfold: int = 0  # the tutorial's k-fold evaluation (0 = none)
     # what the augmented phase does: "affine" (tutorial 000's rotation, shift, shear, zoom) or
     # "styles" (outlines, silhouettes, flat shades, big turns, mirrors: fmnist_core.data.augment),
-    # "clipart" (the styles, cartoon clip art and three-quarter views) or "crops"
+    # "clipart" (the styles, cartoon clip art and three-quarter views), "shapes" (the styles,
+    # long coats and bags with straps) or "crops"
     augmentation: Augmentation = "affine"
     schedule: Schedule = "constant"  # the learning rate: "cosine" decays to 0 by the end
     warmup_epochs: int = 0  # cosine only: the rate first rises linearly from 0 (one-cycle-like)
@@ -54,7 +55,7 @@ class Recipe:
     # fine-tuning: start from this registry model's trained weights (the same architecture,
     # trained on the same training split) instead of fresh ones; "" = fresh weights
     init_from: str = ""
-    # "styles" and "clipart" only: the share of augmented images left as product photos (the rest drawn as
+    # the picture styles only (styles, clipart, shapes): the share of augmented images left as product photos (the rest drawn as
     # outlines, silhouettes, flat shades in STYLE_SHARES' proportions); None = STYLE_SHARES'
     photo_share: float | None = None
 

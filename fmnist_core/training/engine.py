@@ -22,6 +22,7 @@ import numpy as np
 from keras import ops
 
 from fmnist_core.contracts import (
+    PICTURE_STYLE_AUGMENTATIONS,
     EpochRow,
     FoldResult,
     KFoldResult,
@@ -177,24 +178,26 @@ def augmentation_kind(augment: bool | str) -> str | None:
 
 # Augmentations that take their random numbers per batch from the pipeline (a key per epoch
 # and batch), so a run repeats exactly however the workers are scheduled.
-KEYED_AUGMENTATIONS = ("styles", "clipart", "crops")
+KEYED_AUGMENTATIONS = ("styles", "clipart", "shapes", "crops")
 
 
 def make_augmenter(seed: int = 0, kind: str = "affine", photo_share: float | None = None):
     """The augmented phase's transform, run in the input pipeline, not in the model:
     tutorial 000's affine augmentation, the picture styles of users' drawings and uploads
-    ("clipart": with cartoon clip art and three-quarter views too) (with
-    `photo_share` of the images left as photos, default STYLE_SHARES'), or the residual
-    networks' crop, mirror and erase."""
-    if kind in ("styles", "clipart"):
+    ("clipart": with cartoon clip art and three-quarter views too; "shapes": with long
+    coats and bags with straps, from the labels) (with `photo_share` of the images left as
+    photos, default STYLE_SHARES'), or the residual networks' crop, mirror and erase."""
+    if kind in PICTURE_STYLE_AUGMENTATIONS:
         share = STYLE_SHARES["photo"] if photo_share is None else photo_share
         # pixels stay float32 under mixed precision
         return PictureStyles(seed=seed, photo_share=share, clip_art=kind == "clipart",
-                             dtype="float32")  # fmt: skip
+                             class_shapes=kind == "shapes", dtype="float32")  # fmt: skip
     if kind == "crops":
         return CropFlipErase(seed=seed, dtype="float32")
     if kind != "affine":
-        raise FmnistError(f"unknown augmentation {kind!r} (affine, styles, clipart or crops)")
+        raise FmnistError(
+            f"unknown augmentation {kind!r} (affine, styles, clipart, shapes or crops)"
+        )
     a = AUGMENTATION
     return RandomAffine(a["rotation_degrees"], a["shift"], a["shear_degrees"], a["zoom"], seed=seed)
 
@@ -267,7 +270,7 @@ def _tf_dataset(x, y, batch_size, *, shuffle, seed, augment, photo_share=None):
             draws = tf.random.stateless_uniform(
                 [tf.shape(b)[0], styles.RANDOM_DRAWS], seed=key + tf.constant([0, seed], tf.int64)
             )
-            return styles(b, training=True, randomness=draws), lab
+            return styles(b, training=True, randomness=draws, labels=lab), lab
 
         ds = ds.map(styled, num_parallel_calls=tf.data.AUTOTUNE)
     elif augment:
@@ -306,7 +309,10 @@ class ArrayBatches(keras.utils.PyDataset):
             draws = np.random.default_rng([self.seed, self.epoch, i]).random(
                 (len(idx), self.augmenter.RANDOM_DRAWS), dtype=np.float32
             )
-            batch = np.asarray(self.augmenter(batch, training=True, randomness=draws))
+            labels = self.y[idx].astype(np.int32)
+            batch = np.asarray(
+                self.augmenter(batch, training=True, randomness=draws, labels=labels)
+            )
         elif self.augmenter is not None:
             batch = np.asarray(self.augmenter(batch, training=True))
         return batch, self.y[idx].astype(np.int32)

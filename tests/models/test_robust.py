@@ -101,7 +101,7 @@ def test_fill_holes_fills_a_closed_ring_and_not_an_open_one():
     assert np.asarray(fill_holes(opened)).sum() == opened.sum()
 
 
-@pytest.mark.parametrize("kind", ["styles", "clipart"])
+@pytest.mark.parametrize("kind", ["styles", "clipart", "shapes"])
 def test_styled_pipeline_keeps_every_label_with_its_image(real_dataset, kind):
     """The augmented phase's batches: same images in the same order, labels untouched."""
     x, y = real_dataset.x_train[:600], real_dataset.y_train[:600]
@@ -118,6 +118,48 @@ def test_styled_pipeline_keeps_every_label_with_its_image(real_dataset, kind):
     bx, by = numpy_batches[0]
     np.testing.assert_array_equal(by, y[numpy_batches.order[:200]])
     assert bx.shape == (200, 28, 28, 1) and bx.dtype == np.float32
+
+
+def _item_extent(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per image: the item's width, height and top row (pixels above 12)."""
+    lit = images[..., 0] > 12 if images.ndim == 4 else images > 12
+    cols, rows = lit.any(axis=1), lit.any(axis=2)
+    width = 28 - cols.argmax(axis=1) - cols[:, ::-1].argmax(axis=1)
+    height = 28 - rows.argmax(axis=1) - rows[:, ::-1].argmax(axis=1)
+    return width, height, rows.argmax(axis=1)
+
+
+def test_class_shapes_make_long_coats_and_bags_with_straps_and_leave_the_rest(real_dataset):
+    """The "shapes" augmentation on real coats, bags and other items: half the coats narrower
+    at the same height, half the bags smaller at the bottom with a strap rising above them to
+    the top; every other item exactly as it was; the styles' own random numbers unchanged."""
+    y_all = real_dataset.y_train
+    idx = np.concatenate([np.flatnonzero(y_all == c)[:40] for c in (4, 8, 0, 5)])
+    x, y = real_dataset.x_train[idx].reshape(-1, 28, 28, 1).astype(np.float32), y_all[idx]
+    draws = np.random.default_rng(0).random((len(x), 40), dtype=np.float32)
+    layer = PictureStyles(seed=0, class_shapes=True)
+    assert layer.RANDOM_DRAWS == 40 and PictureStyles(seed=0).RANDOM_DRAWS == 32
+    shaped = np.asarray(layer._class_shapes(x, y, draws[:, 32:]))
+    np.testing.assert_array_equal(shaped, np.asarray(layer._class_shapes(x, y, draws[:, 32:])))
+    changed = ~np.isclose(shaped, x).all(axis=(1, 2, 3))
+    other = (y != 4) & (y != 8)
+    assert not changed[other].any()  # a T-shirt or a sandal never changes shape
+    for label in (4, 8):
+        share = changed[y == label].mean()
+        assert 0.25 < share < 0.75, (label, share)
+    w0, h0, top0 = _item_extent(x)
+    w1, h1, top1 = _item_extent(shaped)
+    coats = changed & (y == 4)
+    assert (w1[coats] < w0[coats]).all() and (np.abs(h1[coats] - h0[coats]) <= 1).all()
+    bags = changed & (y == 8)
+    assert (top1[bags] <= 1).all() and (top0[bags] > 1).mean() > 0.5  # a strap to the top
+    body = shaped[bags][:, -6:, :, 0] > 12  # the bag itself, smaller: its rows are narrower
+    assert (body.any(axis=1).sum(axis=1) < w0[bags]).all()
+    # the whole layer: items of other classes come out exactly as without class shapes
+    with_shapes = np.asarray(layer(x, training=True, randomness=draws, labels=y))
+    without = np.asarray(PictureStyles(seed=0)(x, training=True, randomness=draws[:, :32]))
+    np.testing.assert_allclose(with_shapes[other], without[other], atol=1e-3)
+    assert not np.allclose(with_shapes[coats], without[coats])
 
 
 def test_styled_examples_for_the_predict_page(real_dataset):
@@ -144,6 +186,11 @@ def test_picture_styles_run_under_jax(real_dataset, tmp_path):
         a = np.asarray(PictureStyles(seed=2)(x, training=True))
         b = np.asarray(PictureStyles(seed=2)(x, training=True))
         assert a.shape == x.shape and (a == b).all() and not np.allclose(a, x)
+        labels = np.full(len(x), 8, "int32")  # every item taken for a bag: straps under JAX
+        draws = np.random.default_rng(0).random((len(x), 40), dtype="float32")
+        shapes = PictureStyles(seed=2, class_shapes=True)
+        s = np.asarray(shapes(x, training=True, randomness=draws, labels=labels))
+        assert s.shape == x.shape and np.isfinite(s).all()
         print("ok", float(a.mean()))
     """)
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
