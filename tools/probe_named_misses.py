@@ -6,7 +6,7 @@ are drawn). Each is enlarged 6x as a dark item on white and run through the app'
 preprocessing, then answered as the Predict page answers (robust's four readings). Printed:
 the share right, and what the rest were called.
 
-    python tools/probe_named_misses.py
+    python tools/probe_named_misses.py [NAME@VERSION]    # default: the headline model
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def strap_bag(img: np.ndarray, rng: np.random.Generator) -> bytes:
 
 def main() -> None:
     ds = load_dataset()
-    model = find_artifact(HEADLINE_MODEL).load_model()
+    model = find_artifact(sys.argv[1] if len(sys.argv) > 1 else HEADLINE_MODEL).load_model()
     rng = np.random.default_rng(0)
     for name, label, make in (
         ("long coats", COAT, long_coat),
