@@ -16,8 +16,6 @@ as the probe makes them; never the test split.
 from __future__ import annotations
 
 import sys
-import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
 from fmnist_core.analysis.predict import reading_views  # noqa: E402
-from fmnist_core.data.fashion_mnist import load_dataset, stratified_split  # noqa: E402
 from fmnist_core.data.preprocess import preprocess  # noqa: E402
-from fmnist_core.models import get_spec  # noqa: E402
-from fmnist_core.training.engine import fit  # noqa: E402
 from fmnist_core.versions import find_artifact  # noqa: E402
 from tools.probe_named_misses import BAG, COAT, long_coat, strap_bag  # noqa: E402
-from tools.validation_proxies import picture_sets, readings, validation_images  # noqa: E402
+from tools.validation_proxies import (  # noqa: E402
+    RobustFineTune,
+    picture_sets,
+    readings,
+    validation_images,
+)
 
 N = 1000
 
@@ -100,24 +100,15 @@ def score(model, sets) -> dict[str, float]:
 
 def main() -> None:
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    ds = load_dataset()
-    spec = get_spec("robust")
-    art = find_artifact("robust")
-    start = art.load_model().get_weights()
-    tr, va = stratified_split(ds.y_train, 0.2, spec.recipe.split_seed)
-    images, labels = validation_images(N, seed=1, ds=ds)
+    tune = RobustFineTune.load()
+    images, labels = validation_images(N, seed=1, ds=tune.ds)
     sets = {k: (v, labels) for k, v in readings(picture_sets(images, seed=3)).items()}
-    sets.update(probes(ds, va))
-    results = {"shipped robust": score(art.load_model(), sets)}
-    recipe = replace(spec.recipe, epochs=0, augment_epochs=epochs, init_from="",
-                     learning_rate=spec.recipe.learning_rate / 4)  # fmt: skip
-    x_tr, y_tr = ds.x_train[tr], ds.y_train[tr]
-    for name, x in (("styles", x_tr), ("styles + class shapes", with_class_shapes(x_tr, y_tr))):
-        t0 = time.perf_counter()
-        out = fit(spec, x, y_tr, ds.x_train[va], ds.y_train[va], recipe, seed=7,
-                  initial_weights=start)  # fmt: skip
-        print(f"{name}: {epochs} epochs in {time.perf_counter() - t0:.0f} s", flush=True)
-        results[f"+{epochs} epochs {name}"] = score(out.model, sets)
+    sets.update(probes(tune.ds, tune.validation))
+    results = {"shipped robust": score(find_artifact("robust").load_model(), sets)}
+    x, y = tune.ds.x_train[tune.train], tune.ds.y_train[tune.train]
+    for name, shaped in (("styles", x), ("styles + class shapes", with_class_shapes(x, y))):
+        print(name, end=": ")
+        results[f"+{epochs} epochs {name}"] = score(tune.run(shaped, y, epochs), sets)
     print(f"\n{N} validation images per set (robust held them out); probes: 300 each")
     print(f"{'':34s}" + "".join(f"{k[:10]:>11s}" for k in sets))
     for name, right in results.items():

@@ -14,8 +14,6 @@ cartoon clip art, photos, each answered as the Predict page answers a user's pic
 from __future__ import annotations
 
 import sys
-import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
 from fmnist_core.classes import CLASS_NAMES  # noqa: E402
-from fmnist_core.data.fashion_mnist import load_dataset, stratified_split  # noqa: E402
-from fmnist_core.models import get_spec  # noqa: E402
-from fmnist_core.training.engine import fit  # noqa: E402
 from fmnist_core.versions import find_artifact  # noqa: E402
-from tools.validation_proxies import picture_sets, readings, validation_images  # noqa: E402
+from tools.validation_proxies import (  # noqa: E402
+    RobustFineTune,
+    picture_sets,
+    readings,
+    validation_images,
+)
 
 N = 1000  # validation images per picture set
 
@@ -41,22 +41,16 @@ def scores(model, sets, labels) -> dict[str, np.ndarray]:
 
 def main() -> None:
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    ds = load_dataset()
-    spec = get_spec("robust")
-    art = find_artifact("robust")
-    start = art.load_model().get_weights()
-    tr, va = stratified_split(ds.y_train, 0.2, spec.recipe.split_seed)
-    images, labels = validation_images(N, seed=1, ds=ds)
+    tune = RobustFineTune.load()
+    images, labels = validation_images(N, seed=1, ds=tune.ds)
     sets = readings(picture_sets(images, seed=3))
-    results = {"shipped robust": scores(art.load_model(), sets, labels)}
+    results = {"shipped robust": scores(find_artifact("robust").load_model(), sets, labels)}
+    x, y = tune.ds.x_train[tune.train], tune.ds.y_train[tune.train]
     for kind in ("styles", "clipart"):
-        recipe = replace(spec.recipe, epochs=0, augment_epochs=epochs, augmentation=kind,
-                         learning_rate=spec.recipe.learning_rate / 4, init_from="")  # fmt: skip
-        t0 = time.perf_counter()
-        out = fit(spec, ds.x_train[tr], ds.y_train[tr], ds.x_train[va], ds.y_train[va], recipe,
-                  seed=7, initial_weights=start)  # fmt: skip
-        print(f"{kind}: {epochs} epochs in {time.perf_counter() - t0:.0f} s", flush=True)
-        results[f"+{epochs} epochs {kind}"] = scores(out.model, sets, labels)
+        print(kind, end=": ")
+        results[f"+{epochs} epochs {kind}"] = scores(
+            tune.run(x, y, epochs, augmentation=kind), sets, labels
+        )
     print(f"\n{N} validation images per set (robust held them out)")
     print(f"{'':26s}" + "".join(f"{k:>11s}" for k in sets))
     for name, right in results.items():
