@@ -14,8 +14,12 @@ import time
 
 import numpy as np
 
-from fmnist_core.analysis.evaluate import predict_probabilities
-from fmnist_core.analysis.predict import HEADLINE_MODEL, reading_views, reads_drawings
+from fmnist_core.analysis.predict import (
+    HEADLINE_MODEL,
+    mean_of_readings,
+    reading_views,
+    reads_drawings,
+)
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.data.fashion_mnist import load_dataset, stratified_subset
 from fmnist_core.data.preprocess import preprocess
@@ -56,7 +60,7 @@ for art in artifacts:
         views = [x]
         if reads_drawings(art.name) and k != "raw":  # as the Predict page answers a user
             views = reading_views(x, as_drawn.get(k), mirrored=True)
-        probs = np.mean([predict_probabilities(model, v) for v in views], axis=0)
+        probs = mean_of_readings(model, views)
         predictions[art.name][k] = probs.argmax(1)
 
 sets = list(inputs)

@@ -22,8 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
-from fmnist_core.analysis.predict import reads_drawings  # noqa: E402
+from fmnist_core.analysis.predict import mean_of_readings, reads_drawings  # noqa: E402
 from fmnist_core.versions import find_artifact, split_ref  # noqa: E402
 from tools.validation_proxies import picture_sets, readings, validation_images  # noqa: E402
 
@@ -75,7 +74,7 @@ def _one_reading(member: str, one: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _mean_probs(model, views: list[np.ndarray]) -> np.ndarray:
-    return np.mean([predict_probabilities(model, v) for v in views], axis=0)
+    return mean_of_readings(model, views)
 
 
 def _call_ms(calls: list) -> float:

@@ -25,8 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import fmnist_core.data.preprocess as preprocessing  # noqa: E402
-from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
-from fmnist_core.analysis.predict import HEADLINE_MODEL, reading_views  # noqa: E402
+from fmnist_core.analysis.predict import HEADLINE_MODEL, mean_of_readings, reading_views  # noqa: E402
 from fmnist_core.data.user_pictures import PICTURE_SETS, render_set, user_photo  # noqa: E402
 from fmnist_core.models import get_spec  # noqa: E402
 from fmnist_core.versions import available_artifacts, find_artifact  # noqa: E402
@@ -73,7 +72,7 @@ def main(shares: list[float]) -> None:
 
 
 def _accuracy(model, views: list, labels: np.ndarray) -> float:
-    probs = np.mean([predict_probabilities(model, v) for v in views], axis=0)
+    probs = mean_of_readings(model, views)
     return float((probs.argmax(1) == labels).mean())
 
 

@@ -20,8 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
-from fmnist_core.analysis.predict import HEADLINE_MODEL  # noqa: E402
+from fmnist_core.analysis.predict import HEADLINE_MODEL, mean_of_readings  # noqa: E402
 from fmnist_core.data.user_pictures import PICTURE_SETS  # noqa: E402
 from fmnist_core.versions import find_artifact  # noqa: E402
 from tools.validation_proxies import picture_sets, readings, validation_images  # noqa: E402
@@ -34,7 +33,7 @@ def main() -> None:
     model = find_artifact(HEADLINE_MODEL).load_model()
     tops, right, kinds = [], [], []
     for kind, views in readings(picture_sets(images, seed=2)).items():
-        probs = np.mean([predict_probabilities(model, v) for v in views], axis=0)
+        probs = mean_of_readings(model, views)
         tops.append(probs.max(1))
         right.append(probs.argmax(1) == labels)
         kinds += [kind] * N

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
-from fmnist_core.analysis.predict import HEADLINE_MODEL, reading_views  # noqa: E402
+from fmnist_core.analysis.predict import HEADLINE_MODEL, mean_of_readings, reading_views  # noqa: E402
 from fmnist_core.classes import CLASS_NAMES  # noqa: E402
 from fmnist_core.data.fashion_mnist import load_dataset  # noqa: E402
 from fmnist_core.data.preprocess import preprocess  # noqa: E402
@@ -81,7 +81,7 @@ def main() -> None:
         x = np.stack([p.image for p in preps])
         drawn = np.stack([p.image if p.as_drawn is None else p.as_drawn for p in preps])
         plain = predict_probabilities(model, ds.x_test[ds.y_test == label][:300]).argmax(1)
-        probs = np.mean([predict_probabilities(model, v) for v in reading_views(x, drawn, True)], 0)
+        probs = mean_of_readings(model, reading_views(x, drawn, True))
         said = probs.argmax(1)
         wrong = Counter(CLASS_NAMES[c] for c in said[said != label]).most_common(3)
         print(f"{name:17s} right {np.mean(said == label):6.1%} (as the test images are: "

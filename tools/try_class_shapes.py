@@ -23,8 +23,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
-from fmnist_core.analysis.predict import reading_views  # noqa: E402
+from fmnist_core.analysis.predict import mean_of_readings, reading_views  # noqa: E402
 from fmnist_core.data.preprocess import preprocess  # noqa: E402
 from fmnist_core.versions import find_artifact  # noqa: E402
 from tools.probe_named_misses import BAG, COAT, long_coat, strap_bag  # noqa: E402
@@ -94,7 +93,7 @@ def probes(ds, va) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
 
 
 def score(model, sets) -> dict[str, float]:
-    return {k: float((np.mean([predict_probabilities(model, v) for v in views], 0).argmax(1)
+    return {k: float((mean_of_readings(model, views).argmax(1)
                       == labels).mean()) for k, (views, labels) in sets.items()}  # fmt: skip
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fmnist_core.analysis.evaluate import predict_probabilities  # noqa: E402
+from fmnist_core.analysis.predict import mean_of_readings  # noqa: E402
 from fmnist_core.classes import CLASS_NAMES  # noqa: E402
 from fmnist_core.versions import find_artifact  # noqa: E402
 from tools.validation_proxies import (  # noqa: E402
@@ -35,7 +35,7 @@ N = 1000  # validation images per picture set
 
 def scores(model, sets, labels) -> dict[str, np.ndarray]:
     """Per set, which answers were right."""
-    return {k: np.mean([predict_probabilities(model, v) for v in views], axis=0).argmax(1) == labels
+    return {k: mean_of_readings(model, views).argmax(1) == labels
             for k, views in sets.items()}  # fmt: skip
 
 

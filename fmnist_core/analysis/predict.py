@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fmnist_core.analysis.evaluate import predict_probabilities
 from fmnist_core.classes import CLASS_NAMES
 from fmnist_core.contracts import PICTURE_STYLE_AUGMENTATIONS, model_sha256
 from fmnist_core.models import UnknownModelError, get_spec
@@ -181,6 +182,12 @@ def reading_views(x: np.ndarray, as_drawn: np.ndarray | None, mirrored: bool) ->
     mirrored left to right. Its answer is the mean over them (the Predictor, bench_drawings)."""
     views = [x] if as_drawn is None else [x, as_drawn]
     return views + [v[:, :, ::-1] for v in views] if mirrored else views
+
+
+def mean_of_readings(model, views: list[np.ndarray]) -> np.ndarray:
+    """The model's answer to each picture: its probabilities averaged over the readings
+    (reading_views), (N, 10)."""
+    return np.mean([predict_probabilities(model, v) for v in views], axis=0)
 
 
 def reads_drawings(name: str) -> bool:

@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from fmnist_core.classes import CLASS_NAMES
+
 # Shares of the styles (they sum to 1). "photo" keeps the product photo's shading.
 # Half the images stay photos: the model must still read product photos at tutorial level.
 STYLE_SHARES = {"photo": 0.50, "outline": 0.20, "silhouette": 0.15, "posterised": 0.15}
@@ -51,7 +53,7 @@ THREE_QUARTER_SHARE, SHEAR, PERSPECTIVE = 0.35, 0.25, 0.012
 # two). Only a coat's or a bag's own label allows it: labels never change. No recipe uses it:
 # a full run of robust with it read long coats far better but lost on every other picture set
 # and on the test set's coats (README, "robust").
-COAT, BAG = 4, 8  # fmnist_core.classes.CLASS_NAMES' indices
+COAT, BAG = CLASS_NAMES.index("Coat"), CLASS_NAMES.index("Bag")
 CLASS_SHAPE_SHARE = 0.5
 LONG_COAT_WIDTH = (0.6, 0.85)
 STRAP_RISE = (0.3, 0.7)  # the room made above the bag, as a share of the square
