@@ -1,6 +1,9 @@
 """How the headline model does on two kinds of picture the issue names as misses, made from
 TEST-split images (no third-party picture): long coats (coats stretched to 1.2-1.6 times their
-height, as long coats and lab coats are drawn) and bags with long straps (a thin strap or two
+height, as long coats and lab coats are drawn), coats with a long hem (the coat as it is, a
+skirt 30-70% of its height below it, flaring a little, in the shade of the coat's body,
+with the sleeves ending where they did: made unlike the "shapes" augmentation's hem, which
+repeats the coat's last row) and bags with long straps (a thin strap or two
 from the bag's top corners up to 40-90% of its height again, as backpacks and shoulder bags
 are drawn). Each is enlarged 6x as a dark item on white and run through the app's
 preprocessing, then answered as the Predict page answers (robust's four readings). Printed:
@@ -46,6 +49,29 @@ def long_coat(img: np.ndarray, rng: np.random.Generator) -> bytes:
     return _png(Image.fromarray(255 - img).resize(size, Image.Resampling.BICUBIC))
 
 
+def hem_coat(img: np.ndarray, rng: np.random.Generator) -> bytes:
+    coat = Image.fromarray(255 - img).resize((28 * SCALE, 28 * SCALE), Image.Resampling.BICUBIC)
+    rows = np.flatnonzero((img > 30).any(axis=1))
+    cols = np.flatnonzero((img > 30).any(axis=0))
+    bottom, left, right = (rows[-1] + 1) * SCALE, cols[0] * SCALE, (cols[-1] + 1) * SCALE
+    width = right - left
+    inner = (left + int(0.22 * width), right - int(0.22 * width))
+    body = img[rows[0] : rows[-1] + 1, inner[0] // SCALE : inner[1] // SCALE]
+    shade = 255 - int(np.median(body[body > 30])) if (body > 30).any() else 128
+    length = int((bottom - rows[0] * SCALE) * rng.uniform(0.3, 0.7))
+    flare = int(width * rng.uniform(0.0, 0.08))
+    out = Image.new("L", (coat.width + 2 * flare, bottom + length + SCALE), 255)
+    out.paste(coat, (flare, 0))
+    draw = ImageDraw.Draw(out)
+    top_y = bottom - 2 * SCALE  # overlapping the coat's own hem
+    draw.polygon(
+        [(inner[0] + flare, top_y), (inner[1] + flare, top_y),
+         (inner[1] + 2 * flare, bottom + length), (inner[0], bottom + length)],
+        fill=shade,
+    )  # fmt: skip
+    return _png(out)
+
+
 def strap_bag(img: np.ndarray, rng: np.random.Generator) -> bytes:
     bag = Image.fromarray(255 - img).resize((28 * SCALE, 28 * SCALE), Image.Resampling.BICUBIC)
     rows = np.flatnonzero((img > 30).any(axis=1))
@@ -74,6 +100,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for name, label, make in (
         ("long coats", COAT, long_coat),
+        ("coats, long hem", COAT, hem_coat),
         ("bags with straps", BAG, strap_bag),
     ):
         images = ds.x_test[ds.y_test == label][:300]

@@ -130,9 +130,10 @@ def _item_extent(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def test_class_shapes_make_long_coats_and_bags_with_straps_and_leave_the_rest(real_dataset):
-    """The "shapes" augmentation on real coats, bags and other items: half the coats narrower
-    at the same height, half the bags smaller at the bottom with a strap rising above them to
-    the top; every other item exactly as it was; the styles' own random numbers unchanged."""
+    """The "shapes" augmentation on real coats, bags and other items: a quarter of the coats
+    made long (narrower, as tall or taller, a hem without sleeves at the bottom), a quarter of
+    the bags smaller at the bottom with a strap rising above them to the top; every other item
+    exactly as it was; the styles' own random numbers unchanged."""
     y_all = real_dataset.y_train
     idx = np.concatenate([np.flatnonzero(y_all == c)[:40] for c in (4, 8, 0, 5)])
     x, y = real_dataset.x_train[idx].reshape(-1, 28, 28, 1).astype(np.float32), y_all[idx]
@@ -146,13 +147,16 @@ def test_class_shapes_make_long_coats_and_bags_with_straps_and_leave_the_rest(re
     assert not changed[other].any()  # a T-shirt or a sandal never changes shape
     for label in (4, 8):
         share = changed[y == label].mean()
-        assert 0.25 < share < 0.75, (label, share)
+        assert 0.1 < share < 0.45, (label, share)
     w0, h0, top0 = _item_extent(x)
     w1, h1, top1 = _item_extent(shaped)
     coats = changed & (y == 4)
-    assert (w1[coats] < w0[coats]).all() and (np.abs(h1[coats] - h0[coats]) <= 1).all()
+    assert (w1[coats] < w0[coats]).all() and (h1[coats] >= h0[coats] - 1).all()
+    lit = shaped[coats][..., 0] > 12  # the hem: the bottom row narrower than the widest row
+    assert (lit[:, 27].sum(axis=1) < 0.8 * lit.sum(axis=2).max(axis=1)).all()
+    assert lit[:, 27].any(axis=1).all()  # and the long coat reaches the bottom
     bags = changed & (y == 8)
-    assert (top1[bags] <= 1).all() and (top0[bags] > 1).mean() > 0.5  # a strap to the top
+    assert (top1[bags] <= 1).all() and (top0[bags] > 1).sum() >= 3  # a strap to the top
     body = shaped[bags][:, -6:, :, 0] > 12  # the bag itself, smaller: its rows are narrower
     assert (body.any(axis=1).sum(axis=1) < w0[bags]).all()
     # the whole layer: items of other classes come out exactly as without class shapes
