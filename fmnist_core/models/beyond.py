@@ -72,7 +72,7 @@ def _residual_network(name: str, widths: tuple, blocks: int):
 # starting from a network that already reads them well, a few epochs of styles teach it
 # drawings while it keeps most of that accuracy.
 _ROBUST = Recipe(optimizer="sgd", learning_rate=0.02, momentum=0.9, weight_decay=5e-4,
-                 batch_size=128, epochs=0, augment_epochs=12, augmentation="styles",
+                 batch_size=128, epochs=0, augment_epochs=12, augmentation="shapes",
                  schedule="cosine", label_smoothing=0.1, init_from="resnet",
                  photo_share=0.25)  # fmt: skip
 

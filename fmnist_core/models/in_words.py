@@ -23,7 +23,8 @@ def recipe_in_words(recipe: Recipe) -> str:
             "views, mirror images, thicker and thinner items)",
             "shapes": "in the styles people draw and upload (outlines, silhouettes, flat "
             "shades, contrast, blur, turns up to 45 degrees, mirror images, thicker and "
-            "thinner items), half the coats made long and half the bags given straps",
+            "thinner items), a quarter of the coats made long and a quarter of the bags given "
+            "straps",
             "crops": "on random crops, mirror images and randomly erased patches",
         }.get(recipe.augmentation, "on rotated, shifted, sheared and zoomed images")
         if recipe.augmentation in PICTURE_STYLE_AUGMENTATIONS and recipe.photo_share is not None:

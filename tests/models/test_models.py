@@ -46,7 +46,7 @@ def test_recipes_follow_the_tutorials():
     assert get_spec("twoconv").recipe.epochs == 50
     assert get_spec("strided3").recipe.validation == "test"
     robust = get_spec("robust").recipe
-    assert robust.augmentation == "styles" and robust.schedule == "cosine"
+    assert robust.augmentation == "shapes" and robust.schedule == "cosine"
     assert robust.validation == "split"  # nothing is chosen on the test set
     words = models.recipe_in_words(robust)
     assert "outlines" in words and "cosine" in words and "batch 128" in words

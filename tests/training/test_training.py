@@ -327,7 +327,7 @@ def test_a_run_can_change_what_its_augmented_epochs_vary():
     args = build_parser().parse_args(["train", "robust", "--augmentation", "clipart"])
     plan = _plan("robust", TrainOptions(augmentation=args.augmentation))
     assert plan.recipe.augmentation == "clipart" and plan.overrides == {"augmentation": "clipart"}
-    assert _plan("robust", TrainOptions()).recipe.augmentation == "styles"
+    assert _plan("robust", TrainOptions()).recipe.augmentation == "shapes"
 
 
 def test_a_job_with_an_unknown_setting_is_refused_before_it_starts(isolated_cache):
