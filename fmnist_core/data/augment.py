@@ -52,7 +52,7 @@ THREE_QUARTER_SHARE, SHEAR, PERSPECTIVE = 0.35, 0.25, 0.012
 # of the height and the coat is narrower by as much) and of the bags, bags with a strap (the
 # bag made smaller at the bottom of the square, a 1-2 px strap from its top corners up: one
 # over the top, or a backpack's two). Only a coat's or a bag's own label allows it: labels
-# never change. No recipe uses it (README, "robust").
+# never change. The robust recipe uses it (README, "robust").
 COAT, BAG = CLASS_NAMES.index("Coat"), CLASS_NAMES.index("Bag")
 CLASS_SHAPE_SHARE = 0.25
 LONG_COAT_WIDTH = (0.6, 0.85)  # the coat's own height as a share of the long coat's
