@@ -234,7 +234,7 @@ def test_robust_trains_one_epoch_on_2000_real_images_and_reloads_in_safe_mode(
     assert len(tuned.trainable_weights) == len(source.trainable_weights)
     for a, b in zip(tuned.trainable_weights, source.trainable_weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert m["recipe"]["augmentation"] == "styles" and m["reported_accuracy"] is None
+    assert m["recipe"]["augmentation"] == "shapes" and m["reported_accuracy"] is None
     assert m["tutorial"] == get_spec("robust").tutorial == "Beyond the tutorials"
     code = textwrap.dedent(f"""
         import numpy as np, keras
