@@ -283,8 +283,8 @@ class PictureStyles(keras.layers.Layer):
         return tuple(ops.reshape(v, (-1, 1, 1, 1)) for v in (top, bottom, left, right))
 
     def _long_coats(self, x, scale):
-        """Every item as a long coat: the coat as it is, its hem carried on below it (its
-        bottom row's middle, without the sleeves' share at either side), the whole reduced by
+        """Every item as a long coat: the coat as it is, its hem carried on below it (the
+        body's last full row, without the sleeves' share at either side), the whole reduced by
         `scale` (B, 1, 1, 1) about the top middle so that it fills the height again. The
         sleeves then end at `scale` of the height, as a long coat's do, and the coat is
         narrower by the same factor."""
