@@ -105,9 +105,13 @@ def main() -> None:
     sets.update(probes(tune.ds, tune.validation))
     results = {"shipped robust": score(find_artifact("robust").load_model(), sets)}
     x, y = tune.ds.x_train[tune.train], tune.ds.y_train[tune.train]
+    # both arms train with the plain styles (not the recipe's own shapes): the shapes here are
+    # the PIL ones done once above
     for name, shaped in (("styles", x), ("styles + class shapes", with_class_shapes(x, y))):
         print(name, end=": ")
-        results[f"+{epochs} epochs {name}"] = score(tune.run(shaped, y, epochs), sets)
+        results[f"+{epochs} epochs {name}"] = score(
+            tune.run(shaped, y, epochs, augmentation="styles"), sets
+        )
     print(f"\n{N} validation images per set (robust held them out); probes: 300 each")
     print(f"{'':34s}" + "".join(f"{k[:10]:>11s}" for k in sets))
     for name, right in results.items():

@@ -134,6 +134,12 @@ def three_quarter_view(matrix, shear, tilt_x, tilt_y, size: float = 28.0):
     return ops.concatenate([a0, a1, a2, b0, b1, b2, c0 / d, c1 / d], axis=1)
 
 
+def _pixel_grid():
+    """Each pixel's row (1, 28, 1, 1) and column (1, 1, 28, 1), as floats."""
+    rows = ops.cast(ops.reshape(ops.arange(28), (1, -1, 1, 1)), "float32")
+    return rows, ops.cast(ops.reshape(ops.arange(28), (1, 1, -1, 1)), "float32")
+
+
 def segment_distance(rows, cols, a, b):
     """Each pixel's distance to the segment from a to b, points as (x, y) of (B, 1, 1, 1)
     tensors; `rows` (1, H, 1, 1) and `cols` (1, 1, W, 1) the pixel coordinates."""
@@ -256,8 +262,7 @@ class PictureStyles(keras.layers.Layer):
         x = ops.where(bag, smaller, x)
         # the strap, from the (smaller) bag's top corners
         top, _, left, right = self._extent(x)
-        rows = ops.cast(ops.reshape(ops.arange(28), (1, -1, 1, 1)), "float32")
-        cols = ops.cast(ops.reshape(ops.arange(28), (1, 1, -1, 1)), "float32")
+        rows, cols = _pixel_grid()
         a, b = (left + 1.0, top + 0.5), (right - 1.0, top + 0.5)
         peak = (left + (right - left) * (0.3 + 0.4 * u[4]), ops.zeros_like(top) + 0.5)
         over = ops.minimum(
@@ -289,8 +294,7 @@ class PictureStyles(keras.layers.Layer):
         sleeves then end at `scale` of the height, as a long coat's do, and the coat is
         narrower by the same factor."""
         top, bottom, left, right = self._extent(x)
-        rows = ops.cast(ops.reshape(ops.arange(28), (1, -1, 1, 1)), "float32")
-        cols = ops.cast(ops.reshape(ops.arange(28), (1, 1, -1, 1)), "float32")
+        rows, cols = _pixel_grid()
         sleeve = HEM_SLEEVE_SHARE * (right - left + 1.0)
         middle = lambda c: ops.logical_and(c > left + sleeve, c < right - sleeve)  # noqa: E731
         # the hem: the body's last full row (one above its faint bottom edge)
